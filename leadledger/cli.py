@@ -1,0 +1,326 @@
+"""The ``leadledger`` command: a thin layer that turns options into calls and prints results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from leadledger.codec import DecodeError
+from leadledger.config import BOOTSTRAP_ENV, DATA_DIR_ENV, DATABASE_URL_ENV, ConfigError, Database, Kafka, default_data_dir
+from leadledger.ingest import Tally
+from leadledger.kafka import BrokerUnavailable
+from leadledger.ledgerdb import LedgerDB
+from leadledger.store import EventStore, open_store
+
+out = Console()
+err = Console(stderr=True)
+
+
+class Context:
+    def __init__(self, data_dir: Path | None, database_url: str | None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+
+    def database(self, data_dir: Path | None = None) -> Database:
+        return Database.from_settings(data_dir or self.data_dir, self.database_url)
+
+    @contextmanager
+    def open(self, data_dir: Path | None = None) -> Iterator[tuple[Database, EventStore, LedgerDB]]:
+        database = self.database(data_dir)
+        store = open_store(database)
+        ledger = LedgerDB(database.ledger_url())
+        try:
+            yield database, store, ledger
+        finally:
+            ledger.close()
+            store.close()
+
+
+pass_context = click.make_pass_decorator(Context)
+kafka_options = [
+    click.option("--bootstrap-servers", envvar=BOOTSTRAP_ENV, default="127.0.0.1:9092",
+                 show_default=True, help=f"Kafka bootstrap servers (env {BOOTSTRAP_ENV})."),
+    click.option("--topic-prefix", envvar="LEADLEDGER_TOPIC_PREFIX", default="leadledger",
+                 show_default=True, help="Prefix of leadledger's topic names."),
+]
+
+
+def with_kafka(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(kafka_options):
+        fn = option(fn)
+    return fn
+
+
+@click.group()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar=DATA_DIR_ENV,
+              help=f"Embedded mode's data directory (env {DATA_DIR_ENV}; default {default_data_dir()}).")
+@click.option("--database-url", envvar=DATABASE_URL_ENV,
+              help=f"postgresql:// URL to use PostgreSQL instead of SQLite (env {DATABASE_URL_ENV}).")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress of the Kafka processes.")
+@click.version_option(package_name="leadledger")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool) -> None:
+    """leadledger: one shared, replayable record of every touch, stage change and sale."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = Context(data_dir, database_url)
+
+
+@cli.command()
+@click.option("--leads", default=200, show_default=True, help="How many synthetic leads.")
+@click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same data.")
+@pass_context
+def demo(context: Context, leads: int, seed: int) -> None:
+    """Generate a seeded data set, run it through the embedded pipeline, print a summary.
+
+    The demo works in DATA_DIR/demo, which it recreates on every run.
+    """
+    from leadledger import demo as demo_data
+    from leadledger.pipeline import ingest_file, project_from_store
+    from leadledger.reports import attribution_report, summary
+
+    folder = (context.data_dir or default_data_dir()) / "demo"
+    shutil.rmtree(folder, ignore_errors=True)
+    path = demo_data.write_jsonl(demo_data.generate(leads, seed), folder / "demo.jsonl")
+    with Context(folder, None).open(folder) as (_, store, ledger):
+        tally = _with_progress("ingesting", _count_lines(path), lambda p: ingest_file(path, store, ledger, p))
+        events = store.max_position()
+        _with_progress("projecting", events, lambda p: project_from_store(store, ledger, p))
+        report = attribution_report(ledger, "first_touch")
+        counts = summary(ledger)
+    out.print(f"[bold]leadledger demo[/bold]: {leads} synthetic leads (seed {seed}) from {path}")
+    _print_tally(tally)
+    out.print(
+        f"event store: {events} events | leads created: {counts['leads']} | "
+        f"touches: {counts['touches']} | deals won: {counts['deals_won']}"
+    )
+    _print_attribution(report, "table")
+    out.print(f"data directory: {folder}  (try: leadledger --data-dir {folder} report attribution)")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def ingest(context: Context, file: Path) -> None:
+    """Embedded mode: store the events of a JSON Lines FILE and update the read models."""
+    from leadledger.pipeline import ingest_file, project_from_store
+
+    with context.open() as (database, store, ledger):
+        tally = _with_progress("ingesting", _count_lines(file), lambda p: ingest_file(file, store, ledger, p))
+        behind = store.max_position() - (ledger.position("journeys", "store") or 0)
+        _with_progress("projecting", behind, lambda p: project_from_store(store, ledger, p))
+    err.print(f"stored in {database.describe()}")
+    _print_tally(tally)
+    if not tally.reconciles:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_kafka
+def publish(file: Path, bootstrap_servers: str, topic_prefix: str) -> None:
+    """Kafka mode: validate a JSON Lines FILE and publish its events to the ingest topic.
+
+    Invalid lines are reported and not sent.
+    """
+    from leadledger.files import read_jsonl
+    from leadledger.publisher import Publisher
+
+    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+    records = list(read_jsonl(file))
+    invalid = [r for r in records if r.message is None]
+    for record in invalid:
+        err.print(f"[red]not sent[/red] {record.origin}: {record.error}")
+    with Publisher(kafka) as publisher:
+        report = publisher.publish(r.message for r in records if r.message is not None)
+    for event_id, reason in report.failed:
+        err.print(f"[red]failed[/red] {event_id}: {reason}")
+    out.print(f"published {report.sent} events to {kafka.ingest_topic} "
+              f"({len(invalid)} invalid lines not sent, {len(report.failed)} failed)")
+    if invalid or report.failed:
+        raise SystemExit(1)
+
+
+@cli.group()
+def run() -> None:
+    """Kafka mode: run one of the engine's long-lived processes."""
+
+
+until_idle_option = click.option(
+    "--until-idle", type=float, default=None, metavar="SECONDS",
+    help="Stop after SECONDS without new input (for catch-up runs and tests).",
+)
+
+
+@run.command("ingest")
+@with_kafka
+@until_idle_option
+@pass_context
+def run_ingest(context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None) -> None:
+    """Consume the ingest topic into the event store."""
+    from leadledger.consumers.ingest import run_ingest as run
+    from leadledger.consumers.runloop import RunLoop
+
+    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+    with context.open() as (_, store, _ledger):
+        tally = run(kafka, store, RunLoop(until_idle))
+    _print_tally(tally)
+
+
+@run.command("relay")
+@with_kafka
+@until_idle_option
+@pass_context
+def run_relay(context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None) -> None:
+    """Publish the event store's ordered log to the domain-events topic."""
+    from leadledger.consumers.relay import run_relay as run
+    from leadledger.consumers.runloop import RunLoop
+
+    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+    with context.open() as (_, store, ledger):
+        sent = run(kafka, store, ledger, RunLoop(until_idle))
+    out.print(f"relayed {sent} events to {kafka.domain_topic}")
+
+
+@run.command("projection")
+@with_kafka
+@until_idle_option
+@pass_context
+def run_projection(context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None) -> None:
+    """Build the read models from the domain-events topic."""
+    from leadledger.consumers.projection import run_projection as run
+    from leadledger.consumers.runloop import RunLoop
+
+    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+    ledger = LedgerDB(context.database().ledger_url())
+    try:
+        count = run(kafka, ledger, RunLoop(until_idle))
+    finally:
+        ledger.close()
+    out.print(f"projected {count} events from {kafka.domain_topic}")
+
+
+@cli.group()
+def report() -> None:
+    """Print a report from the read models."""
+
+
+@report.command("attribution")
+@click.option("--model", default="first_touch", show_default=True, help="Attribution model.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@pass_context
+def report_attribution(context: Context, model: str, fmt: str) -> None:
+    """Credit per channel for won deals."""
+    from leadledger.reports import attribution_report
+
+    ledger = LedgerDB(context.database().ledger_url())
+    try:
+        data = attribution_report(ledger, model)
+    finally:
+        ledger.close()
+    _print_attribution(data, fmt)
+
+
+@cli.group()
+def deadletters() -> None:
+    """Inspect records the engine could not store (embedded mode)."""
+
+
+@deadletters.command("list")
+@pass_context
+def deadletters_list(context: Context) -> None:
+    """List dead letters: where each came from and why."""
+    from leadledger.ledgerdb import dead_letters
+
+    ledger = LedgerDB(context.database().ledger_url())
+    try:
+        rows = ledger.select(dead_letters)
+    finally:
+        ledger.close()
+    table = Table("id", "origin", "reason")
+    for row in rows:
+        table.add_row(str(row.id), row.origin, row.reason)
+    out.print(table)
+
+
+def _print_tally(tally: Tally) -> None:
+    mark = "[green]reconciles[/green]" if tally.reconciles else "[red]DOES NOT RECONCILE[/red]"
+    out.print(
+        f"received {tally.received} = stored {tally.stored} + duplicates {tally.duplicates} "
+        f"+ dead-lettered {tally.dead_lettered}: {mark}"
+    )
+    if tally.reasons:
+        out.print("dead letters by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.reasons.items())))
+
+
+def _print_attribution(data: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, ["channel", "currency", "conversions", "revenue"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(data["credits"])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    table = Table(
+        "channel", "conversions", "revenue", "currency",
+        title=f"{data['model']} credit for {data['conversion']} ({data['conversions']} conversions)",
+        caption=f"definitions {data['definitions']}",
+    )
+    for row in data["credits"]:
+        table.add_row(row["channel"], row["conversions"], row["revenue"], row["currency"])
+    out.print(table)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:
+    """Run ``work`` with a progress bar on stderr (shown only on a terminal)."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task(label, total=total)
+        return work(lambda n: progress.advance(task, n))
+
+
+KNOWN_ERRORS = (ConfigError, BrokerUnavailable, DecodeError, ValueError, OSError)
+
+
+def main() -> None:
+    """Entry point: known errors print one precise line, never a traceback."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        raise SystemExit(130) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except KNOWN_ERRORS as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

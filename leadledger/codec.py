@@ -1,0 +1,108 @@
+"""Avro encoding of leadledger's events, in Avro's single-object encoding.
+
+Every message starts with the two marker bytes ``C3 01`` and the 8-byte CRC-64-AVRO
+fingerprint of the writer schema, then the schemaless Avro body (Avro specification,
+"Single-object encoding"). A consumer therefore always knows which writer schema made
+the bytes, without a schema registry, and can read old writers with a newer reader.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import fastavro
+from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
+
+MAGIC = b"\xc3\x01"
+HEADER_SIZE = len(MAGIC) + 8
+NAMESPACE = "leadledger.events"
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a leadledger event: the reason names what is wrong."""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """One writer schema: its short name (the event type), parsed form and fingerprint."""
+
+    name: str
+    parsed: dict[str, Any]
+    fingerprint: bytes
+
+
+class SchemaRegistry:
+    """The schemas this build can read and write, found by event type or fingerprint."""
+
+    def __init__(self, schemas: Iterable[Schema]) -> None:
+        self._by_name: dict[str, Schema] = {}
+        self._by_fingerprint: dict[bytes, Schema] = {}
+        for schema in schemas:
+            self._by_name[schema.name] = schema
+            self._by_fingerprint[schema.fingerprint] = schema
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def get(self, name: str) -> Schema:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self.names)
+            raise DecodeError(f"unknown event type {name!r}; known types: {known}") from None
+
+    def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
+        """Encode ``record`` with the current schema of event type ``name``."""
+        schema = self.get(name)
+        buffer = io.BytesIO()
+        buffer.write(MAGIC)
+        buffer.write(schema.fingerprint)
+        fastavro.schemaless_writer(buffer, schema.parsed, dict(record))
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """Return the event type and record of single-object-encoded ``data``."""
+        if len(data) < HEADER_SIZE or data[:2] != MAGIC:
+            raise DecodeError(
+                "not Avro single-object encoding: expected the marker bytes C3 01 "
+                f"and an 8-byte schema fingerprint, got {data[:HEADER_SIZE].hex(' ') or 'no bytes'}"
+            )
+        writer = self._by_fingerprint.get(data[2:HEADER_SIZE])
+        if writer is None:
+            raise DecodeError(f"unknown writer schema fingerprint {data[2:HEADER_SIZE].hex()}")
+        reader = self._by_name[writer.name]
+        try:
+            record = fastavro.schemaless_reader(
+                io.BytesIO(data[HEADER_SIZE:]), writer.parsed, reader.parsed
+            )
+        except Exception as exc:  # fastavro raises many types for truncated or corrupt bodies
+            raise DecodeError(f"corrupt {writer.name} body: {exc}") from exc
+        if not isinstance(record, dict):
+            raise DecodeError(f"{writer.name} body did not decode to a record")
+        return writer.name, record
+
+
+def load_schema(text: str) -> Schema:
+    """Parse one ``.avsc`` document into a :class:`Schema`."""
+    parsed = parse_schema(json.loads(text))
+    name = str(parsed["name"]).rsplit(".", 1)[-1]
+    canonical = to_parsing_canonical_form(parsed)
+    return Schema(name, parsed, bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")))
+
+
+@cache
+def registry() -> SchemaRegistry:
+    """The registry of the ``.avsc`` files shipped in ``leadledger/schemas``."""
+    folder = resources.files("leadledger") / "schemas"
+    return SchemaRegistry(
+        load_schema(entry.read_text(encoding="utf-8"))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".avsc")
+    )

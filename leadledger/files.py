@@ -1,0 +1,43 @@
+"""Reading ingest records from JSON Lines files, one outcome per line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from leadledger.ingest import IngestMessage
+from leadledger.messages import InvalidEvent, parse_event
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One non-blank line: its origin (file:line), raw bytes, and the event or the error."""
+
+    origin: str
+    raw: bytes
+    message: IngestMessage | None
+    error: str | None
+
+
+def read_jsonl(path: Path) -> Iterator[FileRecord]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            origin = f"{path}:{number}"
+            try:
+                data = json.loads(line)
+            except ValueError as exc:
+                yield FileRecord(origin, line, None, f"undecodable: not JSON ({exc})")
+                continue
+            if not isinstance(data, dict):
+                kind = type(data).__name__
+                yield FileRecord(origin, line, None, f"undecodable: expected an object, got {kind}")
+                continue
+            try:
+                yield FileRecord(origin, line, parse_event(data), None)
+            except InvalidEvent as exc:
+                yield FileRecord(origin, line, None, f"invalid: {exc}")

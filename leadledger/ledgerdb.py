@@ -1,0 +1,181 @@
+"""The ledger database: read models, checkpoints and dead letters, via SQLAlchemy Core.
+
+One schema for SQLite and PostgreSQL. Read-model rows and the checkpoint that says
+which event they reflect are written in one transaction, so a crash never counts twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from leadledger.projections.journeys import Row
+
+metadata = sa.MetaData()
+Timestamp = sa.DateTime(timezone=True)
+Money = sa.Numeric(24, 4)
+
+checkpoints = sa.Table(
+    "ll_checkpoints",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("stream", sa.String(300), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+
+_journey_columns = (
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("lead_id", sa.String(200), nullable=False, index=True),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("recorded_at", Timestamp),
+)
+
+leads = sa.Table(
+    "ll_leads",
+    metadata,
+    *(c._copy() for c in _journey_columns),
+    sa.Column("origin", sa.String(20), nullable=False),
+    sa.Column("segment", sa.String(200)),
+)
+
+touches = sa.Table(
+    "ll_touches",
+    metadata,
+    *(c._copy() for c in _journey_columns),
+    sa.Column("channel", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(200)),
+    sa.Column("medium", sa.String(200)),
+    sa.Column("campaign", sa.String(200)),
+    sa.Column("content", sa.String(200)),
+    sa.Column("cost", Money),
+)
+
+conversions = sa.Table(
+    "ll_conversions",
+    metadata,
+    *(c._copy() for c in _journey_columns),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("conversion_id", sa.String(250), nullable=False),
+    sa.Column("value", Money, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+)
+
+dead_letters = sa.Table(
+    "ll_dead_letters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("origin", sa.String(500), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("dead_lettered_at", Timestamp, nullable=False),
+)
+
+TABLES: dict[str, sa.Table] = {"leads": leads, "touches": touches, "conversions": conversions}
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the engine could not store: where it came from, why, and its bytes."""
+
+    origin: str
+    reason: str
+    payload: bytes
+
+
+class LedgerDB:
+    """Read-model and checkpoint storage on one SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def position(self, name: str, stream: str) -> int | None:
+        with self.engine.connect() as conn:
+            value = conn.scalar(
+                sa.select(checkpoints.c.position).where(
+                    checkpoints.c.name == name, checkpoints.c.stream == stream
+                )
+            )
+        return None if value is None else int(value)
+
+    def positions(self, name: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                sa.select(checkpoints.c.stream, checkpoints.c.position).where(
+                    checkpoints.c.name == name
+                )
+            )
+            return {stream: int(pos) for stream, pos in result}
+
+    def commit(self, rows: Iterable[Row], name: str, positions: dict[str, int]) -> None:
+        """Write ``rows`` (ignoring ones already present) and move the checkpoints, atomically."""
+        by_table: dict[str, list[dict[str, Any]]] = {}
+        for table, row in rows:
+            by_table.setdefault(table, []).append(row)
+        with self.engine.begin() as conn:
+            for table, batch in by_table.items():
+                conn.execute(self._insert_ignore(TABLES[table]), batch)
+            for stream, position in positions.items():
+                conn.execute(
+                    self._upsert_checkpoint(), {"name": name, "stream": stream, "position": position}
+                )
+
+    def set_position(self, name: str, stream: str, position: int) -> None:
+        self.commit((), name, {stream: position})
+
+    def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(
+                dead_letters.insert(),
+                [
+                    {
+                        "origin": d.origin,
+                        "reason": d.reason,
+                        "payload": d.payload,
+                        "dead_lettered_at": now,
+                    }
+                    for d in letters
+                ],
+            )
+
+    def select(self, table: sa.Table) -> list[sa.Row[Any]]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(table)))
+
+    def count(self, table: sa.Table) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+
+    def _insert_ignore(self, table: sa.Table) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
+
+    def _upsert_checkpoint(self) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(checkpoints)
+        return stmt.on_conflict_do_update(
+            index_elements=[checkpoints.c.name, checkpoints.c.stream],
+            set_={"position": stmt.excluded.position},
+        )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets a report read while a projection writes; NORMAL sync is safe under WAL."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
