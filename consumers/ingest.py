@@ -15,7 +15,7 @@ from leadledger import kafka as kafka_io
 from leadledger.codec import DecodeError, registry
 from leadledger.config import Kafka
 from leadledger.consumers.runloop import RunLoop, Throughput
-from leadledger.ingest import Ingestor, IngestMessage, Tally
+from leadledger.ingest import IngestMessage, Ingestor, Tally
 from leadledger.messages import InvalidEvent, from_record
 from leadledger.store import EventStore
 
@@ -34,6 +34,7 @@ def run_ingest(kafka: Kafka, store: EventStore, loop: RunLoop, group: str = GROU
     dead_letters = kafka_io.producer(kafka)
     tally = Tally()
     speed = Throughput("ingest")
+    loop.worked()  # the quiet spell counts from here, not from setup
     try:
         while loop.go_on():
             polled = consumer.poll(timeout_ms=500)
@@ -77,6 +78,9 @@ def run_ingest(kafka: Kafka, store: EventStore, loop: RunLoop, group: str = GROU
         consumer.close(autocommit=False)
     log.info(
         "ingest stopped: %d received, %d stored, %d duplicates, %d dead-lettered",
-        tally.received, tally.stored, tally.duplicates, tally.dead_lettered,
+        tally.received,
+        tally.stored,
+        tally.duplicates,
+        tally.dead_lettered,
     )
     return tally

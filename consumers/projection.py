@@ -27,7 +27,9 @@ def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop) -> int:
     schemas = registry()
     consumer = kafka_io.consumer(kafka)
     topic = kafka.domain_topic
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    partitions = [
+        TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
     consumer.assign(partitions)
     done = ledger.positions(JOURNEYS)
     for tp in partitions:
@@ -38,6 +40,7 @@ def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop) -> int:
             consumer.seek(tp, last + 1)
     speed = Throughput("projection")
     count = 0
+    loop.worked()  # the quiet spell counts from here, not from setup
     try:
         while loop.go_on():
             polled = consumer.poll(timeout_ms=500)

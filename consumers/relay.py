@@ -35,6 +35,7 @@ def run_relay(
     after = ledger.position(CHECKPOINT, STREAM) or 0
     speed = Throughput("relay")
     sent = 0
+    loop.worked()  # the quiet spell counts from here, not from setup
     try:
         while loop.go_on():
             progressed = False

@@ -58,7 +58,10 @@ class Throughput:
             extra = "" if lag is None else f", lag {lag}"
             log.info(
                 "%s: %.0f records/s, %d in total%s",
-                self.name, self._window / elapsed, self.total, extra,
+                self.name,
+                self._window / elapsed,
+                self.total,
+                extra,
             )
             self._window = 0
             self._since = time.monotonic()

@@ -19,7 +19,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from leadledger.codec import DecodeError
-from leadledger.config import BOOTSTRAP_ENV, DATA_DIR_ENV, DATABASE_URL_ENV, ConfigError, Database, Kafka, default_data_dir
+from leadledger.config import (
+    BOOTSTRAP_ENV,
+    DATA_DIR_ENV,
+    DATABASE_URL_ENV,
+    ConfigError,
+    Database,
+    Kafka,
+    default_data_dir,
+)
 from leadledger.ingest import Tally
 from leadledger.kafka import BrokerUnavailable
 from leadledger.ledgerdb import LedgerDB
@@ -51,10 +59,20 @@ class Context:
 
 pass_context = click.make_pass_decorator(Context)
 kafka_options = [
-    click.option("--bootstrap-servers", envvar=BOOTSTRAP_ENV, default="127.0.0.1:9092",
-                 show_default=True, help=f"Kafka bootstrap servers (env {BOOTSTRAP_ENV})."),
-    click.option("--topic-prefix", envvar="LEADLEDGER_TOPIC_PREFIX", default="leadledger",
-                 show_default=True, help="Prefix of leadledger's topic names."),
+    click.option(
+        "--bootstrap-servers",
+        envvar=BOOTSTRAP_ENV,
+        default="127.0.0.1:9092",
+        show_default=True,
+        help=f"Kafka bootstrap servers (env {BOOTSTRAP_ENV}).",
+    ),
+    click.option(
+        "--topic-prefix",
+        envvar="LEADLEDGER_TOPIC_PREFIX",
+        default="leadledger",
+        show_default=True,
+        help="Prefix of leadledger's topic names.",
+    ),
 ]
 
 
@@ -65,10 +83,17 @@ def with_kafka(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.group()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar=DATA_DIR_ENV,
-              help=f"Embedded mode's data directory (env {DATA_DIR_ENV}; default {default_data_dir()}).")
-@click.option("--database-url", envvar=DATABASE_URL_ENV,
-              help=f"postgresql:// URL to use PostgreSQL instead of SQLite (env {DATABASE_URL_ENV}).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=DATA_DIR_ENV,
+    help=f"Embedded mode's data directory (env {DATA_DIR_ENV}; default {default_data_dir()}).",
+)
+@click.option(
+    "--database-url",
+    envvar=DATABASE_URL_ENV,
+    help=f"postgresql:// URL to use PostgreSQL instead of SQLite (env {DATABASE_URL_ENV}).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log progress of the Kafka processes.")
 @click.version_option(package_name="leadledger")
 @click.pass_context
@@ -99,7 +124,9 @@ def demo(context: Context, leads: int, seed: int) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     path = demo_data.write_jsonl(demo_data.generate(leads, seed), folder / "demo.jsonl")
     with Context(folder, None).open(folder) as (_, store, ledger):
-        tally = _with_progress("ingesting", _count_lines(path), lambda p: ingest_file(path, store, ledger, p))
+        tally = _with_progress(
+            "ingesting", _count_lines(path), lambda p: ingest_file(path, store, ledger, p)
+        )
         events = store.max_position()
         _with_progress("projecting", events, lambda p: project_from_store(store, ledger, p))
         report = attribution_report(ledger, "first_touch")
@@ -122,7 +149,9 @@ def ingest(context: Context, file: Path) -> None:
     from leadledger.pipeline import ingest_file, project_from_store
 
     with context.open() as (database, store, ledger):
-        tally = _with_progress("ingesting", _count_lines(file), lambda p: ingest_file(file, store, ledger, p))
+        tally = _with_progress(
+            "ingesting", _count_lines(file), lambda p: ingest_file(file, store, ledger, p)
+        )
         behind = store.max_position() - (ledger.position("journeys", "store") or 0)
         _with_progress("projecting", behind, lambda p: project_from_store(store, ledger, p))
     err.print(f"stored in {database.describe()}")
@@ -151,8 +180,10 @@ def publish(file: Path, bootstrap_servers: str, topic_prefix: str) -> None:
         report = publisher.publish(r.message for r in records if r.message is not None)
     for event_id, reason in report.failed:
         err.print(f"[red]failed[/red] {event_id}: {reason}")
-    out.print(f"published {report.sent} events to {kafka.ingest_topic} "
-              f"({len(invalid)} invalid lines not sent, {len(report.failed)} failed)")
+    out.print(
+        f"published {report.sent} events to {kafka.ingest_topic} "
+        f"({len(invalid)} invalid lines not sent, {len(report.failed)} failed)"
+    )
     if invalid or report.failed:
         raise SystemExit(1)
 
@@ -163,7 +194,10 @@ def run() -> None:
 
 
 until_idle_option = click.option(
-    "--until-idle", type=float, default=None, metavar="SECONDS",
+    "--until-idle",
+    type=float,
+    default=None,
+    metavar="SECONDS",
     help="Stop after SECONDS without new input (for catch-up runs and tests).",
 )
 
@@ -172,7 +206,9 @@ until_idle_option = click.option(
 @with_kafka
 @until_idle_option
 @pass_context
-def run_ingest(context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None) -> None:
+def run_ingest(
+    context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None
+) -> None:
     """Consume the ingest topic into the event store."""
     from leadledger.consumers.ingest import run_ingest as run
     from leadledger.consumers.runloop import RunLoop
@@ -187,7 +223,9 @@ def run_ingest(context: Context, bootstrap_servers: str, topic_prefix: str, unti
 @with_kafka
 @until_idle_option
 @pass_context
-def run_relay(context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None) -> None:
+def run_relay(
+    context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None
+) -> None:
     """Publish the event store's ordered log to the domain-events topic."""
     from leadledger.consumers.relay import run_relay as run
     from leadledger.consumers.runloop import RunLoop
@@ -202,7 +240,9 @@ def run_relay(context: Context, bootstrap_servers: str, topic_prefix: str, until
 @with_kafka
 @until_idle_option
 @pass_context
-def run_projection(context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None) -> None:
+def run_projection(
+    context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None
+) -> None:
     """Build the read models from the domain-events topic."""
     from leadledger.consumers.projection import run_projection as run
     from leadledger.consumers.runloop import RunLoop
@@ -223,8 +263,13 @@ def report() -> None:
 
 @report.command("attribution")
 @click.option("--model", default="first_touch", show_default=True, help="Attribution model.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 @pass_context
 def report_attribution(context: Context, model: str, fmt: str) -> None:
     """Credit per channel for won deals."""
@@ -244,8 +289,11 @@ def deadletters() -> None:
 
 
 @deadletters.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @pass_context
-def deadletters_list(context: Context) -> None:
+def deadletters_list(context: Context, fmt: str) -> None:
     """List dead letters: where each came from and why."""
     from leadledger.ledgerdb import dead_letters
 
@@ -254,6 +302,10 @@ def deadletters_list(context: Context) -> None:
         rows = ledger.select(dead_letters)
     finally:
         ledger.close()
+    if fmt == "json":
+        listing = [{"id": r.id, "origin": r.origin, "reason": r.reason} for r in rows]
+        click.echo(json.dumps(listing, indent=2))
+        return
     table = Table("id", "origin", "reason")
     for row in rows:
         table.add_row(str(row.id), row.origin, row.reason)
@@ -267,7 +319,10 @@ def _print_tally(tally: Tally) -> None:
         f"+ dead-lettered {tally.dead_lettered}: {mark}"
     )
     if tally.reasons:
-        out.print("dead letters by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.reasons.items())))
+        out.print(
+            "dead letters by reason: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(tally.reasons.items()))
+        )
 
 
 def _print_attribution(data: dict[str, Any], fmt: str) -> None:
@@ -276,14 +331,20 @@ def _print_attribution(data: dict[str, Any], fmt: str) -> None:
         return
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, ["channel", "currency", "conversions", "revenue"], lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer, ["channel", "currency", "conversions", "revenue"], lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(data["credits"])
         click.echo(buffer.getvalue(), nl=False)
         return
     table = Table(
-        "channel", "conversions", "revenue", "currency",
-        title=f"{data['model']} credit for {data['conversion']} ({data['conversions']} conversions)",
+        "channel",
+        "conversions",
+        "revenue",
+        "currency",
+        title=f"{data['model']} credit for {data['conversion']} "
+        f"({data['conversions']} conversions)",
         caption=f"definitions {data['definitions']}",
     )
     for row in data["credits"]:

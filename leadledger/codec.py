@@ -92,9 +92,10 @@ class SchemaRegistry:
 def load_schema(text: str) -> Schema:
     """Parse one ``.avsc`` document into a :class:`Schema`."""
     parsed = parse_schema(json.loads(text))
-    name = str(parsed["name"]).rsplit(".", 1)[-1]
-    canonical = to_parsing_canonical_form(parsed)
-    return Schema(name, parsed, bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")))
+    digest = bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
+    if not isinstance(parsed, dict):  # a primitive such as "null" is named by itself
+        return Schema(str(parsed), {"type": parsed}, digest)
+    return Schema(str(parsed["name"]).rsplit(".", 1)[-1], parsed, digest)
 
 
 @cache

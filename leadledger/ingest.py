@@ -88,15 +88,13 @@ class Ingestor:
 
 def _command(lead: Lead, message: IngestMessage) -> None:
     """Turn one ingest message into the aggregate command it asks for."""
-    common = {
-        "event_id": message.event_id,
-        "occurred_at": message.occurred_at,
-        "source_system": message.source_system,
-    }
+    event_id, occurred_at, source = message.event_id, message.occurred_at, message.source_system
     match message:
         case Touch():
             lead.record_touch(
-                **common,
+                event_id=event_id,
+                occurred_at=occurred_at,
+                source_system=source,
                 channel=message.channel,
                 source=message.source,
                 medium=message.medium,
@@ -105,10 +103,18 @@ def _command(lead: Lead, message: IngestMessage) -> None:
                 cost=message.cost,
             )
         case LeadCreated():
-            lead.create(**common, origin=message.origin, segment=message.segment)
+            lead.create(
+                event_id=event_id,
+                occurred_at=occurred_at,
+                source_system=source,
+                origin=message.origin,
+                segment=message.segment,
+            )
         case DealWon():
             lead.win_deal(
-                **common,
+                event_id=event_id,
+                occurred_at=occurred_at,
+                source_system=source,
                 deal_id=message.deal_id,
                 amount=message.amount,
                 currency=message.currency,

@@ -120,14 +120,15 @@ class LedgerDB:
     def commit(self, rows: Iterable[Row], name: str, positions: dict[str, int]) -> None:
         """Write ``rows`` (ignoring ones already present) and move the checkpoints, atomically."""
         by_table: dict[str, list[dict[str, Any]]] = {}
-        for table, row in rows:
-            by_table.setdefault(table, []).append(row)
+        for target, row in rows:
+            by_table.setdefault(target, []).append(row)
         with self.engine.begin() as conn:
-            for table, batch in by_table.items():
-                conn.execute(self._insert_ignore(TABLES[table]), batch)
+            for name_of_table, batch in by_table.items():
+                conn.execute(self._insert_ignore(TABLES[name_of_table]), batch)
             for stream, position in positions.items():
                 conn.execute(
-                    self._upsert_checkpoint(), {"name": name, "stream": stream, "position": position}
+                    self._upsert_checkpoint(),
+                    {"name": name, "stream": stream, "position": position},
                 )
 
     def set_position(self, name: str, stream: str, position: int) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from leadledger.files import FileRecord, read_jsonl
-from leadledger.ingest import Ingestor, IngestMessage, Tally
+from leadledger.ingest import IngestMessage, Ingestor, Tally
 from leadledger.ledgerdb import DeadLetter, LedgerDB
 from leadledger.projections.journeys import Row, rows_for
 from leadledger.store import EventStore
@@ -62,7 +62,9 @@ def ingest_records(
     return tally
 
 
-def ingest_file(path: Path, store: EventStore, ledger: LedgerDB, progress: Progress | None = None) -> Tally:
+def ingest_file(
+    path: Path, store: EventStore, ledger: LedgerDB, progress: Progress | None = None
+) -> Tally:
     return ingest_records(read_jsonl(path), store, ledger, progress=progress)
 
 

@@ -26,8 +26,7 @@ def decimal_text(value: Decimal) -> str:
 
 def weight_text(value: Decimal) -> str:
     """A credit count as short exact text: 3, 0.5, 1.3333."""
-    text = f"{value.quantize(Decimal('0.0001')).normalize():f}"
-    return text
+    return f"{value.quantize(Decimal('0.0001')).normalize():f}"
 
 
 def attribution_report(ledger: LedgerDB, model: str) -> dict[str, Any]:
@@ -36,7 +35,13 @@ def attribution_report(ledger: LedgerDB, model: str) -> dict[str, Any]:
     for row in ledger.select(touches):
         paths[row.lead_id].append(TouchPoint(as_utc(row.occurred_at), row.event_id, row.channel))
     convs = [
-        Conversion(row.conversion_id, row.lead_id, as_utc(row.occurred_at), Decimal(row.value), row.currency)
+        Conversion(
+            row.conversion_id,
+            row.lead_id,
+            as_utc(row.occurred_at),
+            Decimal(row.value),
+            row.currency,
+        )
         for row in ledger.select(conversions)
         if row.kind == "deal_won"
     ]

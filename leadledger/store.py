@@ -29,7 +29,7 @@ class EventStore(Application[UUID]):
 
     def find_lead(self, lead_key: str) -> Lead | None:
         try:
-            return self.repository.get(lead_uuid(lead_key))  # type: ignore[no-any-return]
+            return self.repository.get(lead_uuid(lead_key))
         except AggregateNotFoundError:
             return None
 
@@ -49,7 +49,7 @@ class EventStore(Application[UUID]):
             after = page[-1].id
 
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
-        return self.mapper.to_domain_event(notification)  # type: ignore[no-any-return]
+        return self.mapper.to_domain_event(notification)
 
     def max_position(self) -> int:
         return self.ordered_log.max_notification_id() or 0

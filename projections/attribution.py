@@ -75,7 +75,9 @@ def attribute(
     ordered = sorted(conversions, key=lambda c: (as_utc(c.occurred_at), c.conversion_id))
     for conversion in ordered:
         at = as_utc(conversion.occurred_at)
-        path = [t for t in sorted(touches.get(conversion.lead_id, ())) if as_utc(t.occurred_at) <= at]
+        path = [
+            t for t in sorted(touches.get(conversion.lead_id, ())) if as_utc(t.occurred_at) <= at
+        ]
         credits.extend(fn(conversion, path))
     return credits
 

@@ -1,0 +1,123 @@
+"""Fixtures for the three tiers, and the real servers the integration tiers need.
+
+Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` if set; else a testcontainers Kafka when a Docker
+engine answers a ping; else the local KRaft broker of ``scripts/kafka-local.sh``.
+PostgreSQL: ``LEADLEDGER_TEST_POSTGRES_URL`` if set; else ``scripts/postgres-local.sh``.
+When ``CI`` is set, a test that cannot get its server fails; it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from leadledger.config import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+IN_CI = bool(os.environ.get("CI"))
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, from the folder it lives in."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        if parts and parts[0] in TIERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+def unavailable(what: str, why: str) -> None:
+    """Fail in CI, skip elsewhere: CI must never pass by skipping a real-server test."""
+    message = f"{what} unavailable: {why}"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        return bool(docker.from_env(timeout=3).ping())
+    except Exception:  # no engine, no socket, no permission: all mean "no"
+        return False
+
+
+def _script_last_line(script: str, *args: str, timeout: float) -> str:
+    result = subprocess.run(
+        [str(ROOT / "scripts" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{script} {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if env := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield env
+        return
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer() as container:
+            yield container.get_bootstrap_server()
+        return
+    try:
+        yield _script_last_line("kafka-local.sh", "start", timeout=600)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        unavailable("Kafka broker", str(exc))
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A fresh topic namespace per test, so tests never see each other's records."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    url = os.environ.get("LEADLEDGER_TEST_POSTGRES_URL")
+    if not url:
+        try:
+            url = _script_last_line("postgres-local.sh", "ensure", timeout=600)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            unavailable("PostgreSQL", str(exc))
+            raise AssertionError("unreachable") from exc
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        unavailable("PostgreSQL", f"{url}: {exc}")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"ll_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_admin_url.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """Each store test runs once on SQLite and once on PostgreSQL: one contract, two backends."""
+    if request.param == "sqlite":
+        return Database.from_settings(data_dir=tmp_path / "data")
+    url = request.getfixturevalue("postgres_url")
+    return Database.from_settings(url=url)

@@ -1,0 +1,87 @@
+"""The CLI in embedded mode: demo, ingest, report, and what a user sees on bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cli import leadledger, report_json
+from tests.expected import FIRST_TOUCH_CREDITS
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def test_demo_runs_on_the_embedded_default_and_reconciles(tmp_path: Path) -> None:
+    result = leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)})
+    assert "received 776 = stored 773 + duplicates 1 + dead-lettered 2: reconciles" in result.stdout
+    assert "first_touch credit for deal_won (51 conversions)" in result.stdout
+    assert (tmp_path / "demo" / "events.db").exists()
+    # Same seed, same data: a second run prints the same numbers.
+    assert leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)}).stdout == result.stdout
+
+
+def test_ingest_then_report_gives_the_hand_computed_credits(tmp_path: Path) -> None:
+    result = leadledger("--data-dir", str(tmp_path), "ingest", str(DATA / "skeleton.jsonl"))
+    assert "received 18 = stored 16 + duplicates 1 + dead-lettered 1: reconciles" in result.stdout
+    report = report_json("--data-dir", str(tmp_path))
+    assert report["credits"] == FIRST_TOUCH_CREDITS
+    assert report["definitions"].startswith("sha256:")
+    [letter] = json.loads(
+        leadledger("--data-dir", str(tmp_path), "deadletters", "list", "--format", "json").stdout
+    )
+    assert letter["origin"].endswith("skeleton.jsonl:18")
+    assert letter["reason"] == "funnel rule: deal 'D9' cannot be won: lead 'L9' was never created"
+
+
+@pytest.mark.postgres
+def test_ingest_into_postgresql_gives_the_same_report(postgres_url: str, tmp_path: Path) -> None:
+    env = {"LEADLEDGER_DATABASE_URL": postgres_url}
+    leadledger("ingest", str(DATA / "skeleton.jsonl"), env=env)
+    assert report_json(env=env) == report_json_from_sqlite(tmp_path)
+
+
+def report_json_from_sqlite(tmp_path: Path) -> dict[str, object]:
+    leadledger("--data-dir", str(tmp_path), "ingest", str(DATA / "skeleton.jsonl"))
+    return report_json("--data-dir", str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ingest", "/no/such/file.jsonl"), "File '/no/such/file.jsonl' does not exist"),
+        (("report", "attribution", "--model", "magic"), "unknown attribution model 'magic'"),
+        (
+            ("--database-url", "mysql://x", "report", "attribution"),
+            "LEADLEDGER_DATABASE_URL must be a postgresql:// URL",
+        ),
+    ],
+)
+def test_bad_input_gets_one_precise_line_not_a_traceback(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = leadledger("--data-dir", str(tmp_path), *args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_malformed_lines_are_dead_lettered_with_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"type": "touch", "event_id": "t1", "lead_id": "L1", '
+        '"occurred_at": "2026-01-01T00:00:00Z", "source_system": "web", "channel": "email"}\n'
+        "{not json\n"
+        '{"type": "touch", "event_id": "t2", "lead_id": "L1", '
+        '"occurred_at": "2026-01-01T00:00:00", "source_system": "web", "channel": "email"}\n'
+    )
+    result = leadledger("--data-dir", str(tmp_path / "d"), "ingest", str(bad))
+    assert "received 3 = stored 1 + duplicates 0 + dead-lettered 2: reconciles" in result.stdout
+    listing = json.loads(
+        leadledger(
+            "--data-dir", str(tmp_path / "d"), "deadletters", "list", "--format", "json"
+        ).stdout
+    )
+    assert [(d["origin"].rsplit(":", 1)[1], d["reason"].split(" (")[0]) for d in listing] == [
+        ("2", "undecodable: not JSON"),
+        ("3", "invalid: touch.occurred_at: Input should have timezone info"),
+    ]

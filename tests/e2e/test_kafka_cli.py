@@ -1,0 +1,36 @@
+"""The whole thin path through the CLI on a real Apache Kafka broker and PostgreSQL."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cli import leadledger, report_json
+from tests.expected import FIRST_TOUCH_CREDITS, SKELETON_RECORDS, SKELETON_STORE_EVENTS
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def test_kafka_mode_report_equals_embedded_mode_report(
+    kafka_bootstrap: str, topic_prefix: str, postgres_url: str, tmp_path: Path
+) -> None:
+    kafka_env = {
+        "LEADLEDGER_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "LEADLEDGER_TOPIC_PREFIX": topic_prefix,
+        "LEADLEDGER_DATABASE_URL": postgres_url,
+    }
+    published = leadledger("publish", str(DATA / "skeleton.jsonl"), env=kafka_env)
+    assert f"published {SKELETON_RECORDS} events" in published.stdout
+
+    ingested = leadledger("run", "ingest", "--until-idle", "5", env=kafka_env)
+    assert "received 18 = stored 16 + duplicates 1 + dead-lettered 1: reconciles" in ingested.stdout
+    relayed = leadledger("run", "relay", "--until-idle", "2", env=kafka_env)
+    assert f"relayed {SKELETON_STORE_EVENTS} events" in relayed.stdout
+    projected = leadledger("run", "projection", "--until-idle", "4", env=kafka_env)
+    assert f"projected {SKELETON_STORE_EVENTS} events" in projected.stdout
+
+    kafka_report = report_json(env=kafka_env)
+    assert kafka_report["credits"] == FIRST_TOUCH_CREDITS
+
+    leadledger("--data-dir", str(tmp_path), "ingest", str(DATA / "skeleton.jsonl"))
+    assert report_json("--data-dir", str(tmp_path)) == kafka_report
