@@ -75,9 +75,15 @@ def kafka_bootstrap() -> Iterator[str]:
             yield container.get_bootstrap_server()
         return
     try:
-        yield _script_last_line("kafka-local.sh", "start", timeout=600)
+        address = _script_last_line("kafka-local.sh", "start", timeout=600)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         unavailable("Kafka broker", str(exc))
+    yield address
+    # Kafka 4 removed old protocol versions (KIP-896): the broker logs any client that
+    # still sends one. Our clients must negotiate versions the broker supports.
+    log = Path(_script_last_line("kafka-local.sh", "log", timeout=30))
+    refused = [line for line in log.read_text().splitlines() if "UnsupportedVersion" in line]
+    assert not refused, "the broker refused a client's protocol version:\n" + "\n".join(refused[:5])
 
 
 @pytest.fixture

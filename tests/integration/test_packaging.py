@@ -1,0 +1,26 @@
+"""The built wheel installs one top-level name, ``leadledger``, with its schemas inside."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_wheel_has_one_top_level_package_and_ships_the_schemas(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [wheel] = tmp_path.glob("leadledger-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
+    assert top_level == {"leadledger"}
+    for module in ("domain/lead.py", "projections/attribution.py", "consumers/relay.py"):
+        assert f"leadledger/{module}" in names
+    assert {n for n in names if n.endswith(".avsc")} == {
+        f"leadledger/schemas/{s}.avsc" for s in ("deal_won", "lead_created", "lead_opened", "touch")
+    }
