@@ -15,8 +15,8 @@ from leadledger import kafka as kafka_io
 from leadledger.codec import DecodeError, registry
 from leadledger.config import Kafka
 from leadledger.consumers.runloop import RunLoop, Throughput
-from leadledger.ingest import IngestMessage, Ingestor, Tally
-from leadledger.messages import InvalidEvent, from_record
+from leadledger.ingest import Ingestor, Tally
+from leadledger.messages import IngestEvent, InvalidEvent, from_record
 from leadledger.store import EventStore
 
 log = logging.getLogger("leadledger.ingest")
@@ -42,7 +42,7 @@ def run_ingest(kafka: Kafka, store: EventStore, loop: RunLoop, group: str = GROU
             if not records:
                 continue
             loop.worked()
-            valid: list[tuple[ConsumerRecord, IngestMessage]] = []
+            valid: list[tuple[ConsumerRecord, IngestEvent]] = []
             refused: list[tuple[ConsumerRecord, str]] = []
             for record in records:
                 try:

@@ -17,7 +17,7 @@ from leadledger.config import Kafka
 from leadledger.consumers.runloop import RunLoop, Throughput
 from leadledger.ledgerdb import LedgerDB
 from leadledger.store import EventStore
-from leadledger.wire import to_wire
+from leadledger.wire import to_wire, wire_key
 
 log = logging.getLogger("leadledger.relay")
 CHECKPOINT = "relay"
@@ -41,10 +41,11 @@ def run_relay(
             progressed = False
             for page in store.notifications(after, page_size):
                 for notification in page:
-                    event_type, record = to_wire(store.decode(notification))
+                    event = store.decode(notification)
+                    event_type, record = to_wire(event)
                     producer.send(
                         kafka.domain_topic,
-                        key=record["lead_id"].encode(),
+                        key=wire_key(event).encode(),
                         value=schemas.encode(event_type, record),
                         headers=[
                             (TYPE_HEADER, event_type.encode()),

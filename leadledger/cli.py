@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -381,6 +382,14 @@ def main() -> None:
     except KNOWN_ERRORS as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from None
+    except Exception as exc:  # a bug: say so in one line; the traceback is opt-in
+        if os.environ.get("LEADLEDGER_DEBUG"):
+            raise
+        err.print(
+            f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+            "(set LEADLEDGER_DEBUG=1 for the traceback, and please report it)"
+        )
+        raise SystemExit(70) from None
 
 
 if __name__ == "__main__":

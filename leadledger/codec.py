@@ -58,6 +58,9 @@ class SchemaRegistry:
             known = ", ".join(self.names)
             raise DecodeError(f"unknown event type {name!r}; known types: {known}") from None
 
+    def field_names(self, name: str) -> list[str]:
+        return [field["name"] for field in self.get(name).parsed["fields"]]
+
     def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
         """Encode ``record`` with the current schema of event type ``name``."""
         schema = self.get(name)

@@ -62,7 +62,20 @@ def generate(leads: int = 200, seed: int = 7) -> list[dict[str, Any]]:
                     "segment": rng.choice(["smb", "mid_market", "enterprise"]),
                 }
             )
-            if rng.random() < 0.3:
+            if rng.random() < 0.45:
+                for stage in ("mql", "sql"):
+                    at += timedelta(hours=rng.randint(1, 72))
+                    records.append(
+                        {
+                            "type": "stage_changed",
+                            "event_id": f"{lead_id}-{stage}",
+                            "lead_id": lead_id,
+                            "occurred_at": at.isoformat(),
+                            "source_system": "crm",
+                            "stage": stage,
+                        }
+                    )
+            if records[-1]["type"] == "stage_changed" and rng.random() < 0.66:
                 at += timedelta(days=rng.randint(10, 120))
                 records.append(
                     {

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from leadledger.ingest import IngestMessage
-from leadledger.messages import InvalidEvent, parse_event
+from leadledger.messages import IngestEvent, InvalidEvent, parse_event
 
 
 @dataclass(frozen=True)
@@ -17,7 +16,7 @@ class FileRecord:
 
     origin: str
     raw: bytes
-    message: IngestMessage | None
+    message: IngestEvent | None
     error: str | None
 
 

@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from leadledger.catalogue import ROUTES
 from leadledger.domain.errors import RuleViolation
-from leadledger.domain.lead import Lead
-from leadledger.messages import DealWon, LeadCreated, Touch
+from leadledger.domain.funnel import DEFAULT_RULES, FunnelRules
+from leadledger.domain.stream import Stream
+from leadledger.messages import IngestEvent
 from leadledger.store import EventStore, IntegrityError
 
-IngestMessage = Touch | LeadCreated | DealWon
 Status = Literal["stored", "duplicate", "refused"]
 
 
@@ -54,14 +55,17 @@ class Tally:
 
 
 class Ingestor:
-    def __init__(self, store: EventStore, max_attempts: int = 5) -> None:
+    def __init__(
+        self, store: EventStore, rules: FunnelRules = DEFAULT_RULES, max_attempts: int = 5
+    ) -> None:
         self.store = store
+        self.rules = rules
         self.max_attempts = max_attempts
 
-    def apply(self, messages: Sequence[IngestMessage]) -> list[Outcome]:
+    def apply(self, messages: Sequence[IngestEvent]) -> list[Outcome]:
         """Apply ``messages`` in order and save them in one transaction."""
         for attempt in range(1, self.max_attempts + 1):
-            touched: dict[str, Lead] = {}
+            touched: dict[tuple[str, str], Stream] = {}
             outcomes = [self._apply_one(m, touched) for m in messages]
             try:
                 self.store.save(*touched.values())
@@ -72,50 +76,18 @@ class Ingestor:
             return outcomes
         raise AssertionError("unreachable")
 
-    def _apply_one(self, message: IngestMessage, touched: dict[str, Lead]) -> Outcome:
-        lead = touched.get(message.lead_id) or self.store.find_lead(message.lead_id)
-        if lead is None:
-            lead = Lead.open(message.lead_id, message.occurred_at, message.source_system)
-        if lead.has_seen(message.event_id):
+    def _apply_one(self, message: IngestEvent, touched: dict[tuple[str, str], Stream]) -> Outcome:
+        route = ROUTES[message.type]
+        key = route.key(message)
+        slot = (route.stream.KIND, key)
+        stream = touched.get(slot) or self.store.find(route.stream, key)
+        if stream is None:
+            stream = route.stream.open(key, message.occurred_at, message.source_system)
+        if stream.has_seen(message.event_id):
             return Outcome("duplicate")
         try:
-            _command(lead, message)
+            stream.record(route.fact, self.rules, **message.fields())
         except RuleViolation as refusal:
             return Outcome("refused", f"funnel rule: {refusal.reason}")
-        touched[message.lead_id] = lead
+        touched[slot] = stream
         return Outcome("stored")
-
-
-def _command(lead: Lead, message: IngestMessage) -> None:
-    """Turn one ingest message into the aggregate command it asks for."""
-    event_id, occurred_at, source = message.event_id, message.occurred_at, message.source_system
-    match message:
-        case Touch():
-            lead.record_touch(
-                event_id=event_id,
-                occurred_at=occurred_at,
-                source_system=source,
-                channel=message.channel,
-                source=message.source,
-                medium=message.medium,
-                campaign=message.campaign,
-                content=message.content,
-                cost=message.cost,
-            )
-        case LeadCreated():
-            lead.create(
-                event_id=event_id,
-                occurred_at=occurred_at,
-                source_system=source,
-                origin=message.origin,
-                segment=message.segment,
-            )
-        case DealWon():
-            lead.win_deal(
-                event_id=event_id,
-                occurred_at=occurred_at,
-                source_system=source,
-                deal_id=message.deal_id,
-                amount=message.amount,
-                currency=message.currency,
-            )

@@ -1,32 +1,39 @@
 """The ingest event types that backend teams publish, as pydantic models.
 
-These models are the producer SDK's contract and the ingest consumer's validator: a
-record that fails them is dead-lettered with pydantic's field-by-field reason. Each
-model maps one-to-one onto the Avro schema of the same name in ``schemas/``.
+These models are the producer SDK's contract and the ingest consumer's validator: a record
+that fails them is dead-lettered with pydantic's field-by-field reason. The Avro schemas in
+``schemas/`` are generated from them (``python -m leadledger.avrogen``), and a test keeps
+the two identical, so each event type is defined once.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
-OptionalText = Annotated[str | None, Field(default=None, max_length=200)]
+Note = Annotated[str, Field(max_length=2000)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=4)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
+ReasonTag = Literal["no_budget", "not_icp", "too_early", "competitor_won", "no_response", "other"]
 
 
 class IngestEvent(BaseModel):
     """Fields every ingest event carries."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
 
-    event_id: Text
-    lead_id: Text
-    occurred_at: AwareDatetime
-    source_system: Text
+    event_id: Text = Field(description="The producer's idempotency key: a re-sent fact keeps it.")
+    occurred_at: AwareDatetime = Field(description="When it happened at the source.")
+    source_system: Text = Field(description="The reporting system, e.g. google_ads, hubspot.")
+
+    def fields(self) -> dict[str, Any]:
+        """The event's own fields, as the domain records them."""
+        return self.model_dump(exclude={"type", "lead_id"})
 
     def to_record(self) -> dict[str, Any]:
         """The Avro record of this event (``recorded_at`` is set only by the engine)."""
@@ -36,35 +43,204 @@ class IngestEvent(BaseModel):
         return record
 
 
-class Touch(IngestEvent):
+class LeadEvent(IngestEvent):
+    lead_id: Text = Field(description="The lead, as the source system names it.")
+
+
+class Touch(LeadEvent):
+    """A marketing or sales touch: an ad click, a visit, an email, a call, a meeting."""
+
     type: Literal["touch"] = "touch"
-    channel: Text
-    source: OptionalText = None
-    medium: OptionalText = None
-    campaign: OptionalText = None
-    content: OptionalText = None
-    cost: Money | None = None
+    channel: Text = Field(description="Channel grouping, e.g. paid_search, email, direct.")
+    source: Text | None = Field(None, description="utm_source or the system's source name.")
+    medium: Text | None = Field(None, description="utm_medium.")
+    campaign: Text | None = Field(None, description="utm_campaign.")
+    content: Text | None = Field(None, description="utm_content.")
+    keyword: Text | None = Field(None, description="utm_term or the search keyword.")
+    cost: Money | None = Field(None, description="What this single touch cost, if known.")
+    kind: Literal["online", "call", "meeting", "trade_show", "webinar", "offline_other"] = Field(
+        "online", description="Online, or the kind of offline touch."
+    )
+    anonymous_id: Text | None = Field(None, description="The visitor's cookie or device id.")
 
 
-class LeadCreated(IngestEvent):
+class Identify(LeadEvent):
+    """A visitor (anonymous id) turned out to be this lead."""
+
+    type: Literal["identify"] = "identify"
+    anonymous_id: Text
+
+
+class Unlink(LeadEvent):
+    """A visitor was wrongly linked to this lead."""
+
+    type: Literal["unlink"] = "unlink"
+    anonymous_id: Text
+
+
+class LeadCreated(LeadEvent):
+    """A person or account became a lead; sales-sourced leads may enter at SQL."""
+
     type: Literal["lead_created"] = "lead_created"
-    origin: Literal["inbound", "outbound"]
-    segment: OptionalText = None
+    origin: Literal["inbound", "outbound"] = Field(description="Marketing- or sales-sourced.")
+    entry_stage: Literal["lead", "sql"] = Field("lead", description="sql only when outbound.")
+    segment: Text | None = Field(None, description="e.g. smb, mid_market, enterprise.")
+    industry: Text | None = None
+    company_size: Annotated[int, Field(ge=0)] | None = Field(None, description="Employees.")
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = Field(
+        None, description="ISO 3166 alpha-2 code."
+    )
+    icp_fit: bool | None = Field(None, description="Matches the ideal customer profile.")
 
 
-class DealWon(IngestEvent):
+class ScoreChanged(LeadEvent):
+    type: Literal["score_changed"] = "score_changed"
+    score: int
+    model: Text | None = Field(None, description="The scoring model's name.")
+
+
+class StageChanged(LeadEvent):
+    """The lead moved to MQL, SQL or Opportunity (Lead is entered by lead_created)."""
+
+    type: Literal["stage_changed"] = "stage_changed"
+    stage: Literal["mql", "sql", "opportunity"]
+
+
+class Assigned(LeadEvent):
+    type: Literal["assigned"] = "assigned"
+    rep: Text
+    team: Text | None = None
+
+
+class MqlAccepted(LeadEvent):
+    type: Literal["mql_accepted"] = "mql_accepted"
+    rep: Text | None = None
+
+
+class MqlRejected(LeadEvent):
+    """Sales rejected the MQL: it returns to marketing nurture with a reason tag."""
+
+    type: Literal["mql_rejected"] = "mql_rejected"
+    reason: ReasonTag
+    note: Note | None = None
+
+
+class ContactAttempted(LeadEvent):
+    type: Literal["contact_attempted"] = "contact_attempted"
+    method: Literal["call", "email", "messenger"]
+    outcome: Literal["connected", "no_answer", "voicemail", "replied", "bounced", "other"]
+
+
+class SqlConfirmed(LeadEvent):
+    type: Literal["sql_confirmed"] = "sql_confirmed"
+    rep: Text | None = None
+
+
+class Disqualified(LeadEvent):
+    """Sales disqualified the SQL: it returns to nurture with a reason tag."""
+
+    type: Literal["disqualified"] = "disqualified"
+    reason: ReasonTag
+    note: Note | None = None
+
+
+class Recycled(LeadEvent):
+    type: Literal["recycled"] = "recycled"
+    reason: ReasonTag
+    note: Note | None = None
+
+
+class Merged(LeadEvent):
+    """This lead was a duplicate of another; its history stays, referenced by the survivor."""
+
+    type: Literal["merged"] = "merged"
+    into_lead_id: Text
+
+
+class DealOpened(LeadEvent):
+    type: Literal["deal_opened"] = "deal_opened"
+    deal_id: Text
+    amount: Money | None = None
+    currency: Currency | None = None
+
+
+class DealWon(LeadEvent):
     type: Literal["deal_won"] = "deal_won"
     deal_id: Text
+    amount: Money = Field(description="Deal value, at most 4 decimal places.")
+    currency: Currency
+
+
+class DealLost(LeadEvent):
+    type: Literal["deal_lost"] = "deal_lost"
+    deal_id: Text
+    reason: ReasonTag
+    note: Note | None = None
+
+
+class Purchase(LeadEvent):
+    """A later purchase by a customer: repeat, upsell, cross-sell or renewal."""
+
+    type: Literal["purchase"] = "purchase"
+    kind: Literal["repeat", "upsell", "cross_sell", "renewal"]
+    order_id: Text | None = None
     amount: Money
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    currency: Currency
 
 
-AnyIngestEvent = Annotated[Touch | LeadCreated | DealWon, Field(discriminator="type")]
-_adapter: TypeAdapter[Touch | LeadCreated | DealWon] = TypeAdapter(AnyIngestEvent)
-INGEST_TYPES = ("touch", "lead_created", "deal_won")
+class Contraction(LeadEvent):
+    type: Literal["contraction"] = "contraction"
+    amount: Money = Field(description="Recurring revenue lost, as a positive amount.")
+    currency: Currency
 
 
-def parse_event(data: Any) -> Touch | LeadCreated | DealWon:
+class Churned(LeadEvent):
+    type: Literal["churned"] = "churned"
+    reason: Text | None = None
+
+
+class Spend(IngestEvent):
+    """Marketing spend of one channel (and campaign) on one day; a re-report corrects it."""
+
+    type: Literal["spend"] = "spend"
+    channel: Text
+    campaign: Text | None = None
+    day: date
+    amount: Money
+    currency: Currency
+
+
+class PlanTarget(IngestEvent):
+    """A revenue target for a period (2026-Q1, 2026-03) and team."""
+
+    type: Literal["plan_target"] = "plan_target"
+    period: Annotated[str, Field(pattern=r"^\d{4}(-Q[1-4]|-\d{2})?$")]
+    team: Text | None = None
+    amount: Money
+    currency: Currency
+
+
+MODELS: tuple[type[IngestEvent], ...] = (
+    Touch, Identify, Unlink, LeadCreated, ScoreChanged, StageChanged, Assigned, MqlAccepted,
+    MqlRejected, ContactAttempted, SqlConfirmed, Disqualified, Recycled, Merged, DealOpened,
+    DealWon, DealLost, Purchase, Contraction, Churned, Spend, PlanTarget,
+)  # fmt: skip
+AnyIngestEvent = Annotated[
+    Touch | Identify | Unlink | LeadCreated | ScoreChanged | StageChanged | Assigned
+    | MqlAccepted | MqlRejected | ContactAttempted | SqlConfirmed | Disqualified | Recycled
+    | Merged | DealOpened | DealWon | DealLost | Purchase | Contraction | Churned | Spend
+    | PlanTarget,
+    Field(discriminator="type"),
+]  # fmt: skip
+_adapter: TypeAdapter[IngestEvent] = TypeAdapter(AnyIngestEvent)
+INGEST_TYPES = tuple(m.model_fields["type"].default for m in MODELS)
+
+
+class InvalidEvent(ValueError):
+    """A record that is not a valid ingest event; the message says which field and why."""
+
+
+def parse_event(data: Any) -> IngestEvent:
     """Validate one decoded record (a dict with a ``type`` key).
 
     Raises :class:`InvalidEvent` with a one-line reason per failing field.
@@ -75,15 +251,11 @@ def parse_event(data: Any) -> Touch | LeadCreated | DealWon:
         raise InvalidEvent(describe(exc)) from None
 
 
-def from_record(event_type: str, record: dict[str, Any]) -> Touch | LeadCreated | DealWon:
+def from_record(event_type: str, record: dict[str, Any]) -> IngestEvent:
     """Validate an Avro-decoded ingest record of ``event_type``."""
     data = {k: v for k, v in record.items() if k != "recorded_at"}
     data["type"] = event_type
     return parse_event(data)
-
-
-class InvalidEvent(ValueError):
-    """A record that is not a valid ingest event; the message says which field and why."""
 
 
 def describe(exc: ValidationError) -> str:
@@ -92,7 +264,3 @@ def describe(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"]) or "record"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

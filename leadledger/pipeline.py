@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from leadledger.files import FileRecord, read_jsonl
-from leadledger.ingest import IngestMessage, Ingestor, Tally
+from leadledger.ingest import Ingestor, Tally
 from leadledger.ledgerdb import DeadLetter, LedgerDB
+from leadledger.messages import IngestEvent
 from leadledger.projections.journeys import Row, rows_for
 from leadledger.store import EventStore
 from leadledger.wire import to_wire
@@ -33,7 +34,7 @@ def ingest_records(
 
     def flush() -> None:
         valid = [r for r in batch if r.message is not None]
-        messages: list[IngestMessage] = [r.message for r in valid if r.message is not None]
+        messages: list[IngestEvent] = [r.message for r in valid if r.message is not None]
         outcomes = dict(zip((r.origin for r in valid), ingestor.apply(messages), strict=True))
         letters = []
         for record in batch:

@@ -1,7 +1,8 @@
 """The producer SDK: validate, encode as Avro, and send ingest events to Kafka.
 
 Backend teams use :class:`Publisher` directly; ``leadledger publish FILE`` wraps it.
-Records are keyed by lead id, so one lead's events stay in order on one partition.
+Records are keyed by their stream (a lead's id), so one lead's events stay in order on
+one partition.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadledger import kafka as kafka_io
+from leadledger.catalogue import ROUTES
 from leadledger.codec import SchemaRegistry, registry
 from leadledger.config import Kafka
-from leadledger.ingest import IngestMessage
+from leadledger.messages import IngestEvent
 
 TYPE_HEADER = "leadledger.type"
 
@@ -33,7 +35,7 @@ class Publisher:
         kafka_io.ensure_topics(kafka)
         self._producer = kafka_io.producer(kafka, **config)
 
-    def publish(self, events: Iterable[IngestMessage]) -> PublishReport:
+    def publish(self, events: Iterable[IngestEvent]) -> PublishReport:
         """Send ``events`` and wait until the broker has acknowledged each one."""
         report = PublishReport()
         pending = []
@@ -41,7 +43,7 @@ class Publisher:
             value = self.schemas.encode(event.type, event.to_record())
             future = self._producer.send(
                 self.kafka.ingest_topic,
-                key=event.lead_id.encode(),
+                key=ROUTES[event.type].key(event).encode(),
                 value=value,
                 headers=[(TYPE_HEADER, event.type.encode())],
             )

@@ -3,23 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    Notification,
+    Transcoding,
+)
 from eventsourcing.utils import EnvType
 
 from leadledger.config import Database
-from leadledger.domain.lead import Lead, lead_uuid
+from leadledger.domain.lead import Lead
+from leadledger.domain.stream import Stream, stream_uuid
 
 __all__ = ["EventStore", "IntegrityError", "open_store"]
 
 
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class SetAsSortedList(Transcoding):
+    """Sets (seen event ids in snapshots) as sorted lists, so snapshots are deterministic."""
+
+    type = set
+    name = "set"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return sorted(obj)
+
+    def decode(self, data: list[Any]) -> set[Any]:
+        return set(data)
+
+
 class EventStore(Application[UUID]):
-    """Lead aggregates in SQLite or PostgreSQL, with an ordered log of every event."""
+    """The aggregates in SQLite or PostgreSQL, with an ordered log of every event.
+
+    Long-lived streams are snapshotted every ``SNAPSHOT_EVERY`` events, so loading a lead
+    with a years-long history reads one snapshot and a few events.
+    """
 
     name = "leadledger"
+    SNAPSHOT_EVERY = 50
+    snapshotting_intervals = {Lead: SNAPSHOT_EVERY}  # noqa: RUF012 (eventsourcing's API)
 
     def __init__(self, env: EnvType | None = None) -> None:
         super().__init__(env)
@@ -27,11 +66,23 @@ class EventStore(Application[UUID]):
         assert isinstance(recorder, ApplicationRecorder)
         self.ordered_log: ApplicationRecorder = recorder
 
-    def find_lead(self, lead_key: str) -> Lead | None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(SetAsSortedList())
+
+    def find(self, kind: type[Stream], key: str) -> Stream | None:
         try:
-            return self.repository.get(lead_uuid(lead_key))
+            found: Stream = self.repository.get(stream_uuid(kind.KIND, key))
         except AggregateNotFoundError:
             return None
+        assert isinstance(found, kind)
+        return found
+
+    def find_lead(self, lead_key: str) -> Lead | None:
+        lead = self.find(Lead, lead_key)
+        assert lead is None or isinstance(lead, Lead)
+        return lead
 
     def notifications(self, after: int, page_size: int = 1000) -> Iterator[Sequence[Notification]]:
         """Pages of the ordered log after position ``after``, until it is exhausted.

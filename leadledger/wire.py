@@ -1,28 +1,22 @@
-"""Translation between stored domain events and the Avro records of ``schemas/``.
+"""Translation from stored domain events to the Avro records of ``schemas/``.
 
-The domain-events topic and the embedded projection both see events as (type, record)
-pairs in the Avro shape, so one projection code path serves both modes.
+The domain-events topic and the embedded projections both see events as (type, record)
+pairs in the Avro shape, so one projection code path serves both modes. A fact's Avro
+fields are its domain fields plus ``lead_id`` (the stream key of a lead) and the engine's
+``recorded_at``, so the translation is generic.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import singledispatch
 from typing import Any
 
-from leadledger.domain.lead import Lead
+from eventsourcing.utils import resolve_topic
+
+from leadledger.codec import registry
+from leadledger.domain.stream import Stream
 
 WireEvent = tuple[str, dict[str, Any]]
-
-
-def opened_event_id(lead_key: str) -> str:
-    """The event id of the engine's own stream-opening event: stable across re-sends."""
-    return f"lead_opened:{lead_key}"
-
-
-@singledispatch
-def to_wire(event: object) -> WireEvent:
-    raise TypeError(f"no wire format for {type(event).__qualname__}")
 
 
 def utc(moment: datetime) -> datetime:
@@ -30,48 +24,39 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _common(event: Lead.Fact) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "lead_id": event.lead_key,
-        "occurred_at": utc(event.occurred_at),
-        "recorded_at": utc(event.timestamp),
-        "source_system": event.source_system,
-    }
+def opened_event_id(kind: str, key: str) -> str:
+    """The event id of the engine's own stream-opening event: stable across re-sends."""
+    return f"opened:{kind}:{key}"
 
 
-@to_wire.register
-def _(event: Lead.Opened) -> WireEvent:
-    return "lead_opened", {
-        "event_id": opened_event_id(event.lead_key),
-        "lead_id": event.lead_key,
-        "occurred_at": utc(event.occurred_at),
-        "recorded_at": utc(event.timestamp),
-        "source_system": event.source_system,
-    }
+def to_wire(event: object) -> WireEvent:
+    if isinstance(event, Stream.Opened):
+        kind = resolve_topic(event.originator_topic).KIND
+        return "stream_opened", {
+            "event_id": opened_event_id(kind, event.stream_key),
+            "stream": kind,
+            "key": event.stream_key,
+            "occurred_at": utc(event.occurred_at),
+            "recorded_at": utc(event.timestamp),
+            "source_system": event.source_system,
+        }
+    if not isinstance(event, Stream.Fact):
+        raise TypeError(f"no wire format for {type(event).__qualname__}")
+    record: dict[str, Any] = {}
+    for name in registry().field_names(event.NAME):
+        if name == "lead_id":
+            record[name] = event.stream_key
+        elif name == "recorded_at":
+            record[name] = utc(event.timestamp)
+        elif name == "occurred_at":
+            record[name] = utc(event.occurred_at)
+        else:
+            record[name] = getattr(event, name)
+    return event.NAME, record
 
 
-@to_wire.register
-def _(event: Lead.TouchRecorded) -> WireEvent:
-    return "touch", _common(event) | {
-        "channel": event.channel,
-        "source": event.source,
-        "medium": event.medium,
-        "campaign": event.campaign,
-        "content": event.content,
-        "cost": event.cost,
-    }
-
-
-@to_wire.register
-def _(event: Lead.Created) -> WireEvent:
-    return "lead_created", _common(event) | {"origin": event.origin, "segment": event.segment}
-
-
-@to_wire.register
-def _(event: Lead.DealWon) -> WireEvent:
-    return "deal_won", _common(event) | {
-        "deal_id": event.deal_id,
-        "amount": event.amount,
-        "currency": event.currency,
-    }
+def wire_key(event: object) -> str:
+    """The Kafka key of a domain event: its stream's key (for a lead, the lead id)."""
+    assert isinstance(event, Stream.Event)
+    key: str = vars(event)["stream_key"]
+    return key

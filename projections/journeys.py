@@ -14,6 +14,8 @@ Row = tuple[Table, dict[str, Any]]
 
 def rows_for(event_type: str, record: dict[str, Any]) -> list[Row]:
     """The read-model rows of one domain event; events that add nothing return []."""
+    if event_type not in ("touch", "lead_created", "deal_won"):
+        return []
     common = {
         "event_id": record["event_id"],
         "lead_id": record["lead_id"],

@@ -6,15 +6,20 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cli import leadledger, report_json
-from tests.expected import FIRST_TOUCH_CREDITS
+from tests.expected import (
+    FIRST_TOUCH_CREDITS,
+    SKELETON_REFUSAL,
+    SKELETON_REFUSED_LINE,
+    SKELETON_TALLY,
+)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 def test_demo_runs_on_the_embedded_default_and_reconciles(tmp_path: Path) -> None:
     result = leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)})
-    assert "received 776 = stored 773 + duplicates 1 + dead-lettered 2: reconciles" in result.stdout
-    assert "first_touch credit for deal_won (51 conversions)" in result.stdout
+    assert "received 889 = stored 886 + duplicates 1 + dead-lettered 2: reconciles" in result.stdout
+    assert "first_touch credit for deal_won (37 conversions)" in result.stdout
     assert (tmp_path / "demo" / "events.db").exists()
     # Same seed, same data: a second run prints the same numbers.
     assert leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)}).stdout == result.stdout
@@ -22,15 +27,15 @@ def test_demo_runs_on_the_embedded_default_and_reconciles(tmp_path: Path) -> Non
 
 def test_ingest_then_report_gives_the_hand_computed_credits(tmp_path: Path) -> None:
     result = leadledger("--data-dir", str(tmp_path), "ingest", str(DATA / "skeleton.jsonl"))
-    assert "received 18 = stored 16 + duplicates 1 + dead-lettered 1: reconciles" in result.stdout
+    assert SKELETON_TALLY in result.stdout
     report = report_json("--data-dir", str(tmp_path))
     assert report["credits"] == FIRST_TOUCH_CREDITS
     assert report["definitions"].startswith("sha256:")
     [letter] = json.loads(
         leadledger("--data-dir", str(tmp_path), "deadletters", "list", "--format", "json").stdout
     )
-    assert letter["origin"].endswith("skeleton.jsonl:18")
-    assert letter["reason"] == "funnel rule: deal 'D9' cannot be won: lead 'L9' was never created"
+    assert letter["origin"].endswith(f"skeleton.jsonl:{SKELETON_REFUSED_LINE}")
+    assert letter["reason"] == SKELETON_REFUSAL
 
 
 @pytest.mark.postgres

@@ -7,7 +7,14 @@ from leadledger.ledgerdb import LedgerDB, dead_letters
 from leadledger.pipeline import ingest_file, project_from_store
 from leadledger.reports import attribution_report
 from leadledger.store import open_store
-from tests.expected import FIRST_TOUCH_CREDITS, SKELETON_STORE_EVENTS
+from tests.expected import (
+    FIRST_TOUCH_CREDITS,
+    SKELETON_RECORDS,
+    SKELETON_REFUSAL,
+    SKELETON_REFUSED_LINE,
+    SKELETON_STORE_EVENTS,
+    SKELETON_STORED,
+)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -17,16 +24,16 @@ def test_file_to_first_touch_report(database: Database) -> None:
     try:
         tally = ingest_file(DATA / "skeleton.jsonl", store, ledger)
         assert (tally.received, tally.stored, tally.duplicates, tally.dead_lettered) == (
-            18,
-            16,
+            SKELETON_RECORDS,
+            SKELETON_STORED,
             1,
             1,
         )
         assert project_from_store(store, ledger) == SKELETON_STORE_EVENTS
         assert attribution_report(ledger, "first_touch")["credits"] == FIRST_TOUCH_CREDITS
         [letter] = ledger.select(dead_letters)
-        assert letter.origin.endswith("skeleton.jsonl:18")
-        assert letter.reason == "funnel rule: deal 'D9' cannot be won: lead 'L9' was never created"
+        assert letter.origin.endswith(f"skeleton.jsonl:{SKELETON_REFUSED_LINE}")
+        assert letter.reason == SKELETON_REFUSAL
         assert b'"deal_id": "D9"' in letter.payload
     finally:
         ledger.close()
@@ -41,7 +48,7 @@ def test_reingesting_stores_nothing_and_projection_resumes_from_its_checkpoint(
         ingest_file(DATA / "skeleton.jsonl", store, ledger)
         project_from_store(store, ledger)
         again = ingest_file(DATA / "skeleton.jsonl", store, ledger)
-        assert (again.stored, again.duplicates, again.dead_lettered) == (0, 17, 1)
+        assert (again.stored, again.duplicates, again.dead_lettered) == (0, SKELETON_STORED + 1, 1)
         assert project_from_store(store, ledger) == 0
         assert store.max_position() == SKELETON_STORE_EVENTS
     finally:
@@ -59,6 +66,6 @@ def test_state_survives_reopening_the_store(database: Database) -> None:
     try:
         lead = reopened.find_lead("L1")
         assert lead is not None
-        assert (lead.stage, lead.won_deals) == ("won", ["D1"])
+        assert (lead.stage, lead.deals) == ("won", {"D1": "won"})
     finally:
         reopened.close()

@@ -16,7 +16,12 @@ from leadledger.ledgerdb import LedgerDB
 from leadledger.publisher import Publisher
 from leadledger.reports import attribution_report
 from leadledger.store import open_store
-from tests.expected import FIRST_TOUCH_CREDITS, SKELETON_STORE_EVENTS
+from tests.expected import (
+    FIRST_TOUCH_CREDITS,
+    SKELETON_RECORDS,
+    SKELETON_STORE_EVENTS,
+    SKELETON_STORED,
+)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 pytestmark = pytest.mark.kafka
@@ -40,14 +45,14 @@ def test_publish_ingest_relay_project(
     with Publisher(kafka) as publisher:
         report = publisher.publish(messages)
         publisher.send_raw(b"not avro at all", key=b"L1")
-    assert (report.sent, report.failed) == (18, [])
+    assert (report.sent, report.failed) == (SKELETON_RECORDS, [])
 
     store, ledger = open_store(database), LedgerDB(database.ledger_url())
     try:
         tally = run_ingest(kafka, store, RunLoop(until_idle=4, install_signals=False))
         assert (tally.received, tally.stored, tally.duplicates, tally.dead_lettered) == (
-            19,
-            16,
+            SKELETON_RECORDS + 1,
+            SKELETON_STORED,
             1,
             2,
         )

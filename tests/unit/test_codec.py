@@ -1,9 +1,14 @@
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from leadledger.avrogen import all_schemas, render
 from leadledger.codec import MAGIC, DecodeError, load_schema, registry
+from leadledger.messages import INGEST_TYPES
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def test_fingerprint_is_avro_crc64_little_endian() -> None:
@@ -24,7 +29,10 @@ def test_touch_round_trips_with_its_writer_fingerprint() -> None:
         "medium": None,
         "campaign": None,
         "content": None,
+        "keyword": None,
         "cost": Decimal("3.2500"),
+        "kind": "call",
+        "anonymous_id": "cookie-1",
     }
     data = schemas.encode("touch", record)
     assert data[:2] == MAGIC
@@ -32,10 +40,18 @@ def test_touch_round_trips_with_its_writer_fingerprint() -> None:
     assert schemas.decode(data) == ("touch", record)
 
 
-def test_every_shipped_schema_has_its_own_fingerprint() -> None:
+def test_every_ingest_type_and_the_engine_event_ship_with_their_own_fingerprint() -> None:
     schemas = registry()
-    assert schemas.names == ["deal_won", "lead_created", "lead_opened", "touch"]
-    assert len({schemas.get(n).fingerprint for n in schemas.names}) == 4
+    assert schemas.names == sorted([*INGEST_TYPES, "stream_opened"])
+    assert len({schemas.get(n).fingerprint for n in schemas.names}) == len(schemas.names)
+
+
+@pytest.mark.parametrize("name", sorted(all_schemas()))
+def test_committed_schema_is_what_the_model_generates(name: str) -> None:
+    """schemas/ is generated from leadledger.messages: regenerate with
+    `python -m leadledger.avrogen schemas` after changing a model."""
+    committed = (SCHEMAS / f"{name}.avsc").read_text(encoding="utf-8")
+    assert committed == render(all_schemas()[name])
 
 
 @pytest.mark.parametrize(
@@ -59,5 +75,7 @@ def test_truncated_body_names_the_schema() -> None:
 
 
 def test_unknown_event_type_lists_known_ones() -> None:
-    with pytest.raises(DecodeError, match="unknown event type 'visit'; known types: deal_won"):
+    with pytest.raises(
+        DecodeError, match="unknown event type 'visit'; known types: assigned, churned"
+    ):
         registry().encode("visit", {})

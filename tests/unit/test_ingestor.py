@@ -3,13 +3,15 @@
 from pathlib import Path
 
 from leadledger.files import read_jsonl
-from leadledger.ingest import IngestMessage, Ingestor
+from leadledger.ingest import Ingestor
+from leadledger.messages import INGEST_TYPES, IngestEvent
 from leadledger.store import EventStore
+from tests.expected import SKELETON_REFUSAL, SKELETON_STORE_EVENTS, SKELETON_STORED
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def messages() -> list[IngestMessage]:
+def messages() -> list[IngestEvent]:
     return [r.message for r in read_jsonl(DATA / "skeleton.jsonl") if r.message is not None]
 
 
@@ -17,13 +19,11 @@ def test_each_message_is_stored_duplicate_or_refused_with_a_reason() -> None:
     store = EventStore(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     outcomes = Ingestor(store).apply(messages())
     statuses = [o.status for o in outcomes]
-    assert statuses.count("stored") == 16
+    assert statuses.count("stored") == SKELETON_STORED
     assert statuses.count("duplicate") == 1
-    assert [o.reason for o in outcomes if o.status == "refused"] == [
-        "funnel rule: deal 'D9' cannot be won: lead 'L9' was never created"
-    ]
-    # 5 streams opened + 16 facts; the refused deal opened no stream for L9.
-    assert store.max_position() == 21
+    assert [o.reason for o in outcomes if o.status == "refused"] == [SKELETON_REFUSAL]
+    # The refused deal opened no stream for L9.
+    assert store.max_position() == SKELETON_STORE_EVENTS
     assert store.find_lead("L9") is None
 
 
@@ -32,7 +32,7 @@ def test_a_second_delivery_is_all_duplicates_and_stores_nothing() -> None:
     Ingestor(store).apply(messages())
     again = Ingestor(store).apply(messages())
     assert {o.status for o in again} == {"duplicate", "refused"}
-    assert store.max_position() == 21
+    assert store.max_position() == SKELETON_STORE_EVENTS
 
 
 def test_file_reader_reports_line_and_reason(tmp_path: Path) -> None:
@@ -45,6 +45,6 @@ def test_file_reader_reports_line_and_reason(tmp_path: Path) -> None:
         (
             "4",
             "invalid: record: Input tag 'visit' found using 'type' does not match any of the "
-            "expected tags: 'touch', 'lead_created', 'deal_won'",
+            "expected tags: " + ", ".join(f"'{t}'" for t in INGEST_TYPES),
         ),
     ]

@@ -1,89 +1,136 @@
-from datetime import UTC, datetime, timedelta
+"""The funnel rules on the Lead aggregate, scenario by scenario (pure, in memory)."""
+
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import pytest
 from eventsourcing.application import Application
 
 from leadledger.domain.errors import RuleViolation
-from leadledger.domain.lead import Lead, Stage, lead_uuid
+from leadledger.domain.funnel import FunnelRules, Stage
+from leadledger.domain.lead import Lead
+from leadledger.domain.stream import Stream, stream_uuid
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+_ids = iter(range(10**6))
 
 
-def new_lead() -> Lead:
+def fact(
+    lead: Lead, fact_type: type[Stream.Fact], rules: FunnelRules | None = None, /, **fields: Any
+) -> None:
+    common = {"event_id": f"e{next(_ids)}", "occurred_at": T0, "source_system": "test"}
+    lead.record(fact_type, rules or FunnelRules(), **common, **fields)
+
+
+CREATED = {"origin": "inbound", "entry_stage": "lead", "segment": None, "industry": None,
+           "company_size": None, "country": None, "icp_fit": None}  # fmt: skip
+TOUCH = {"channel": "email", "source": None, "medium": None, "campaign": None, "content": None,
+         "keyword": None, "cost": None, "kind": "online", "anonymous_id": None}  # fmt: skip
+
+
+def lead_at(stage: str) -> Lead:
     lead = Lead.open("L1", T0, "web")
-    lead.record_touch(event_id="t1", occurred_at=T0, source_system="web", channel="email")
+    fact(lead, Lead.TouchRecorded, **TOUCH)
+    path = ["lead", "mql", "sql", "opportunity"]
+    for step in path[: path.index(stage) + 1] if stage in path else []:
+        if step == "lead":
+            fact(lead, Lead.Created, **CREATED)
+        else:
+            fact(lead, Lead.StageChanged, stage=step)
     return lead
 
 
+def won(lead: Lead, deal_id: str = "D1") -> None:
+    fact(lead, Lead.DealWon, deal_id=deal_id, amount=Decimal("10.5"), currency="EUR")
+
+
 def test_stream_opens_before_the_lead_exists_so_early_touches_are_kept() -> None:
-    lead = new_lead()
-    assert lead.id == lead_uuid("L1")
-    assert lead.stage is Stage.VISITOR
-    assert lead.has_seen("t1")
-    assert not lead.has_seen("t2")
+    lead = lead_at("visitor")
+    assert lead.id == stream_uuid("lead", "L1")
+    assert lead.stage == Stage.VISITOR
+    assert lead.has_seen("e0") or len(lead.seen_event_ids) == 1
 
 
-def test_deal_cannot_be_won_before_the_lead_is_created() -> None:
-    lead = new_lead()
-    with pytest.raises(RuleViolation, match="deal 'D1' cannot be won: lead 'L1' was never created"):
-        lead.win_deal(
-            event_id="w1",
-            occurred_at=T0,
-            source_system="crm",
-            deal_id="D1",
-            amount=Decimal(1),
-            currency="EUR",
-        )
-    assert [type(e) for e in lead.pending_events] == [Lead.Opened, Lead.TouchRecorded]
+def test_stages_move_forward_and_a_deal_is_won_only_from_sql_or_opportunity() -> None:
+    lead = lead_at("mql")
+    with pytest.raises(RuleViolation, match="deal_won refused: lead 'L1' is at stage mql; "
+                       "deal_won is allowed at: opportunity, sql"):  # fmt: skip
+        won(lead)
+    with pytest.raises(RuleViolation, match="stage_changed:mql refused: lead 'L1' is at stage mql"):
+        fact(lead, Lead.StageChanged, stage="mql")
+    fact(lead, Lead.StageChanged, stage="sql")
+    won(lead)
+    assert (lead.stage, lead.deals) == (Stage.WON, {"D1": "won"})
+    with pytest.raises(RuleViolation, match="deal_won refused: lead 'L1' is at stage won"):
+        won(lead, "D2")
 
 
-def test_lead_is_created_once_and_a_deal_won_once() -> None:
-    lead = new_lead()
-    lead.create(event_id="c1", occurred_at=T0, source_system="crm", origin="inbound")
-    with pytest.raises(RuleViolation, match="lead 'L1' was already created \\(event 'c1'\\)"):
-        lead.create(event_id="c2", occurred_at=T0, source_system="crm", origin="inbound")
-    lead.win_deal(
-        event_id="w1",
-        occurred_at=T0 + timedelta(days=3),
-        source_system="crm",
-        deal_id="D1",
-        amount=Decimal("10.5"),
-        currency="EUR",
+def test_only_an_outbound_lead_may_enter_at_sql() -> None:
+    lead = lead_at("visitor")
+    with pytest.raises(RuleViolation, match="may enter at sql only when sales-sourced"):
+        fact(lead, Lead.Created, **(CREATED | {"entry_stage": "sql"}))
+    fact(lead, Lead.Created, **(CREATED | {"entry_stage": "sql", "origin": "outbound"}))
+    assert (lead.stage, lead.entered_at_sql) == (Stage.SQL, True)
+
+
+def test_rejection_recycles_to_nurture_and_requalification_opens_a_new_cycle() -> None:
+    lead = lead_at("mql")
+    fact(lead, Lead.MqlAccepted, rep="ann")
+    with pytest.raises(RuleViolation, match="already accepted"):
+        fact(lead, Lead.MqlAccepted, rep="ann")
+    with pytest.raises(RuleViolation, match="reason 'meh' is not a reason tag"):
+        fact(lead, Lead.MqlRejected, reason="meh", note=None)
+    fact(lead, Lead.MqlRejected, reason="too_early", note=None)
+    assert (lead.stage, lead.cycle, lead.mql_accepted) == (Stage.NURTURE, 2, False)
+    fact(lead, Lead.StageChanged, stage="mql")
+    fact(lead, Lead.MqlAccepted, rep="bob")
+    assert (lead.stage, lead.cycle) == (Stage.MQL, 2)
+
+
+def test_no_response_disqualification_needs_enough_contact_attempts() -> None:
+    lead = lead_at("sql")
+    for _ in range(2):
+        fact(lead, Lead.ContactAttempted, method="call", outcome="no_answer")
+    with pytest.raises(
+        RuleViolation, match="after 2 contact attempt\\(s\\); at least 3 are required"
+    ):
+        fact(lead, Lead.Disqualified, reason="no_response", note=None)
+    fact(
+        lead,
+        Lead.Disqualified,
+        FunnelRules(min_contact_attempts=2),
+        reason="no_response",
+        note=None,
     )
-    with pytest.raises(RuleViolation, match="deal 'D1' of lead 'L1' was already won"):
-        lead.win_deal(
-            event_id="w2",
-            occurred_at=T0,
-            source_system="crm",
-            deal_id="D1",
-            amount=Decimal(1),
-            currency="EUR",
-        )
-    assert lead.stage is Stage.WON
+    assert lead.stage == Stage.NURTURE
+    assert lead.contact_attempts == 0
+
+
+def test_a_merged_lead_accepts_nothing_more() -> None:
+    lead = lead_at("lead")
+    with pytest.raises(RuleViolation, match="cannot be merged into itself"):
+        fact(lead, Lead.Merged, into_lead_id="L1")
+    fact(lead, Lead.Merged, into_lead_id="L2")
+    with pytest.raises(RuleViolation, match="was merged into 'L2' and accepts no further events"):
+        fact(lead, Lead.TouchRecorded, **TOUCH)
+
+
+def test_unlink_needs_a_link() -> None:
+    lead = lead_at("visitor")
+    with pytest.raises(RuleViolation, match="visitor 'v1' is not linked to lead 'L1'"):
+        fact(lead, Lead.Unlinked, anonymous_id="v1")
+    fact(lead, Lead.Identified, anonymous_id="v1")
+    fact(lead, Lead.Unlinked, anonymous_id="v1")
+    assert lead.anonymous_ids == set()
 
 
 def test_replaying_stored_events_rebuilds_the_same_state() -> None:
     app: Application[UUID] = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    lead = new_lead()
-    lead.create(
-        event_id="c1", occurred_at=T0, source_system="crm", origin="outbound", segment="smb"
-    )
-    lead.win_deal(
-        event_id="w1",
-        occurred_at=T0,
-        source_system="crm",
-        deal_id="D1",
-        amount=Decimal("99.99"),
-        currency="USD",
-    )
+    lead = lead_at("opportunity")
+    won(lead)
+    fact(lead, Lead.Purchased, kind="renewal", order_id=None, amount=Decimal(5), currency="EUR")
     app.save(lead)
     again: Lead = app.repository.get(lead.id)
-    assert isinstance(again, Lead)
-    assert (again.stage, again.won_deals, again.seen_event_ids, again.version) == (
-        Stage.WON,
-        ["D1"],
-        {"t1", "c1", "w1"},
-        4,
-    )
+    assert vars(again) == vars(lead) | {"_pending_events": []}

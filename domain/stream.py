@@ -1,0 +1,96 @@
+"""What every leadledger aggregate shares: a stream per key, deduplicated by event id.
+
+A stream is opened by the engine on the first fact that names its key; facts reported by
+source systems carry the producer's event id, and a stream never records one id twice.
+Events are explicit nested classes rather than derived from method signatures, because
+they are a public contract: renaming a parameter must never change a stored event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Self, cast
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from leadledger.domain.errors import RuleViolation
+from leadledger.domain.funnel import DEFAULT_RULES, FunnelRules
+
+STREAM_NAMESPACE = uuid5(NAMESPACE_URL, "https://leadledger.dev/stream")
+
+
+def stream_uuid(kind: str, key: str) -> UUID:
+    """The aggregate id of a stream key: stable, so every process finds the same stream."""
+    return uuid5(STREAM_NAMESPACE, f"{kind}:{key}")
+
+
+def rename_v1_lead_key(state: dict[str, Any]) -> None:
+    """Version 1 events (the walking skeleton) named the stream key ``lead_key``."""
+    state["stream_key"] = state.pop("lead_key")
+
+
+class Stream(Aggregate):
+    """Base of the aggregates: a keyed stream of facts, each recorded once."""
+
+    KIND: ClassVar[str]
+
+    class Event(Aggregate.Event):
+        def apply(self, aggregate: Aggregate) -> None:
+            stream = cast(Stream, aggregate)
+            if isinstance(self, Stream.Fact):
+                stream.seen_event_ids.add(self.event_id)
+            stream.when(self)
+
+    class Fact(Event):
+        """A fact reported by a source system. ``NAME`` is its event type on the wire."""
+
+        NAME: ClassVar[str]
+        stream_key: str
+        event_id: str
+        occurred_at: datetime
+        source_system: str
+
+    class Opened(Aggregate.Created, Event):
+        """The engine opened this key's stream, on the first fact that named it."""
+
+        class_version = 2
+        stream_key: str
+        occurred_at: datetime
+        source_system: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            rename_v1_lead_key(state)
+
+    @classmethod
+    def open(cls, key: str, occurred_at: datetime, source_system: str) -> Self:
+        return cls._create(
+            cls.Opened,
+            id=stream_uuid(cls.KIND, key),
+            stream_key=key,
+            occurred_at=occurred_at,
+            source_system=source_system,
+        )
+
+    def has_seen(self, event_id: str) -> bool:
+        """True if a fact with this idempotency key is already in the stream."""
+        return event_id in self.seen_event_ids
+
+    def record(
+        self, fact: type[Fact], rules: FunnelRules = DEFAULT_RULES, /, **fields: Any
+    ) -> None:
+        """Record one fact, or raise :class:`RuleViolation` saying why it is refused."""
+        self.check(fact, fields, rules)
+        self.trigger_event(fact, stream_key=self.stream_key, **fields)
+
+    def check(self, fact: type[Fact], fields: dict[str, Any], rules: FunnelRules) -> None:
+        """Aggregates with rules extend this; the base stream accepts its own facts."""
+        if not issubclass(fact, type(self).Fact):
+            raise RuleViolation(f"a {self.KIND} stream does not record {fact.NAME} events")
+
+    def when(self, event: Event) -> None:
+        """Change state for ``event``; aggregates extend this for their own facts."""
+        if isinstance(event, Stream.Opened):
+            self.stream_key = event.stream_key
+            self.seen_event_ids: set[str] = set()
