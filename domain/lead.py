@@ -194,17 +194,17 @@ class Lead(Stream):
     def _open(self) -> None:
         self.stage = Stage.VISITOR
         self.cycle = 1
-        self.origin = None
+        self.origin: str | None = None
         self.entered_at_sql = False
-        self.score = None
-        self.rep = None
-        self.team = None
+        self.score: int | None = None
+        self.rep: str | None = None
+        self.team: str | None = None
         self.mql_accepted = False
         self.sql_confirmed = False
         self.contact_attempts = 0
         self.deals: dict[str, str] = {}
         self.anonymous_ids: set[str] = set()
-        self.merged_into = None
+        self.merged_into: str | None = None
 
 
 def move_key(name: str, fields: dict[str, Any]) -> str:
