@@ -223,9 +223,15 @@ def run_ingest(
 @run.command("relay")
 @with_kafka
 @until_idle_option
+@click.option("--page-size", default=1000, show_default=True,
+              help="Events published per flush and checkpoint.")  # fmt: skip
 @pass_context
 def run_relay(
-    context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None
+    context: Context,
+    bootstrap_servers: str,
+    topic_prefix: str,
+    until_idle: float | None,
+    page_size: int,
 ) -> None:
     """Publish the event store's ordered log to the domain-events topic."""
     from leadledger.consumers.relay import run_relay as run
@@ -233,7 +239,7 @@ def run_relay(
 
     kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
     with context.open() as (_, store, ledger):
-        sent = run(kafka, store, ledger, RunLoop(until_idle))
+        sent = run(kafka, store, ledger, RunLoop(until_idle), page_size=page_size)
     out.print(f"relayed {sent} events to {kafka.domain_topic}")
 
 

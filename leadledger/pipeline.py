@@ -15,7 +15,7 @@ from leadledger.wire import to_wire
 
 JOURNEYS = "journeys"
 STORE_STREAM = "store"
-BATCH_SIZE = 500
+BATCH_SIZE = 2000
 
 Progress = Callable[[int], None]
 

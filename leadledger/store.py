@@ -16,13 +16,17 @@ from eventsourcing.persistence import (
     Notification,
     Transcoding,
 )
-from eventsourcing.utils import EnvType
+from eventsourcing.utils import EnvType, get_topic
 
 from leadledger.config import Database
 from leadledger.domain.lead import Lead
 from leadledger.domain.stream import Stream, stream_uuid
 
 __all__ = ["EventStore", "IntegrityError", "open_store"]
+
+
+# The walking skeleton's stream-opening events, stored before Stream.Opened existed.
+LEGACY_OPENED_TOPICS = ("leadledger.domain.lead:Lead.Opened",)
 
 
 class DateAsISO(Transcoding):
@@ -65,6 +69,7 @@ class EventStore(Application[UUID]):
         recorder = self.recorder
         assert isinstance(recorder, ApplicationRecorder)
         self.ordered_log: ApplicationRecorder = recorder
+        self._opened: set[UUID] | None = None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -72,12 +77,44 @@ class EventStore(Application[UUID]):
         transcoder.register(SetAsSortedList())
 
     def find(self, kind: type[Stream], key: str) -> Stream | None:
+        """The stream of ``key``, or None if it has never been opened.
+
+        Most keys an ingest batch names are new; asking the database about each costs two
+        queries (snapshot, then events). So the store keeps the set of opened streams,
+        read once from its own log. The set may lag another writer: then the new stream
+        conflicts with the rival's on save, and the caller's retry finds it.
+        """
+        stream_id = stream_uuid(kind.KIND, key)
+        if stream_id not in self._opened_streams():
+            return None
         try:
-            found: Stream = self.repository.get(stream_uuid(kind.KIND, key))
+            found: Stream = self.repository.get(stream_id)
         except AggregateNotFoundError:
             return None
         assert isinstance(found, kind)
         return found
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        try:
+            recordings = super().save(*objs, **kwargs)
+        except IntegrityError:
+            self._opened = None  # another writer got there first: re-read on next find
+            raise
+        opened = self._opened_streams()
+        opened.update(obj.id for obj in objs if isinstance(obj, Stream))
+        return recordings
+
+    def _opened_streams(self) -> set[UUID]:
+        if self._opened is None:
+            topics = [get_topic(Stream.Opened), *LEGACY_OPENED_TOPICS]
+            self._opened = set()
+            after = 0
+            while page := self.ordered_log.select_notifications(
+                start=after, limit=10_000, topics=topics, inclusive_of_start=False
+            ):
+                self._opened.update(UUID(str(n.originator_id)) for n in page)
+                after = page[-1].id
+        return self._opened
 
     def find_lead(self, lead_key: str) -> Lead | None:
         lead = self.find(Lead, lead_key)

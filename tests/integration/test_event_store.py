@@ -115,7 +115,7 @@ def test_a_concurrent_writer_makes_the_batch_retry_not_fail(database: Database) 
                 Ingestor(second).apply([msg("touch", "rival", 1, channel="referral")])
             return original_save(*aggregates)
 
-        first.save = save_after_a_rival  # type: ignore[method-assign, assignment]
+        first.save = save_after_a_rival  # type: ignore[method-assign]
         outcomes = Ingestor(first).apply([msg("touch", "mine", 2, channel="paid_search")])
         assert raced
         assert [o.status for o in outcomes] == ["stored"]
