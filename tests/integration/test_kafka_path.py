@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from leadledger.codec import registry
 from leadledger.config import Database, Kafka
@@ -11,7 +13,7 @@ from leadledger.consumers.projection import run_projection
 from leadledger.consumers.relay import run_relay
 from leadledger.consumers.runloop import RunLoop
 from leadledger.files import read_jsonl
-from leadledger.kafka import consumer
+from leadledger.kafka import consumer, ensure_topics
 from leadledger.ledgerdb import LedgerDB
 from leadledger.publisher import Publisher
 from leadledger.reports import attribution_report
@@ -83,3 +85,26 @@ def test_publish_ingest_relay_project(
     reasons = sorted(h[REASON_HEADER].decode().split(":", 1)[0] for _, _, h in letters)
     assert reasons == ["funnel rule", "undecodable"]
     assert b"not avro at all" in [value for _, value, _ in letters]
+
+
+def test_the_engine_creates_its_topics_with_infinite_retention(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    kafka = Kafka(kafka_bootstrap, topic_prefix)
+    ensure_topics(kafka)
+    ensure_topics(kafka)  # a second call finds them and changes nothing
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t)
+             for t in (kafka.domain_topic, kafka.dead_letter_topic)]
+        )["topic"]  # fmt: skip
+        partitions = len(admin.describe_topics([kafka.domain_topic])[0]["partitions"])
+    finally:
+        admin.close()
+    for topic in (kafka.domain_topic, kafka.dead_letter_topic):
+        configs = {key: value["value"] for key, value in described[topic].items()}
+        assert configs["retention.ms"] == "-1"
+        assert configs["retention.bytes"] == "-1"
+        assert configs["cleanup.policy"] == "delete"
+    assert partitions == 3
