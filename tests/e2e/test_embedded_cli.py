@@ -90,3 +90,16 @@ def test_malformed_lines_are_dead_lettered_with_file_and_line(tmp_path: Path) ->
         ("2", "undecodable: not JSON"),
         ("3", "invalid: touch.occurred_at: Input should have timezone info"),
     ]
+
+
+def test_the_readme_example_ingests_and_credits_paid_search(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```json\n", 1)[1].split("```", 1)[0]
+    events = tmp_path / "readme.jsonl"
+    events.write_text(example, encoding="utf-8")
+    result = leadledger("--data-dir", str(tmp_path / "d"), "ingest", str(events))
+    assert "received 5 = stored 5 + duplicates 0 + dead-lettered 0: reconciles" in result.stdout
+    csv_report = leadledger(
+        "--data-dir", str(tmp_path / "d"), "report", "attribution", "--format", "csv"
+    ).stdout
+    assert csv_report == "channel,currency,conversions,revenue\npaid_search,EUR,1,1000.00\n"
