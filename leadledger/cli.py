@@ -32,7 +32,16 @@ from leadledger.config import (
 from leadledger.ingest import Tally
 from leadledger.kafka import BrokerUnavailable
 from leadledger.ledgerdb import LedgerDB
+from leadledger.projections.attribution import MODELS
+from leadledger.projections.definitions import DefinitionsError
+from leadledger.projections.definitions import load as load_definitions
+from leadledger.projections.journeys import CONVERSION_KINDS
 from leadledger.store import EventStore, open_store
+
+LEDGER_COLUMNS = [
+    "conversion_id", "touch_event_id", "channel", "campaign", "model", "definitions",
+    "weight", "value", "currency",
+]  # fmt: skip
 
 out = Console()
 err = Console(stderr=True)
@@ -45,6 +54,14 @@ class Context:
 
     def database(self, data_dir: Path | None = None) -> Database:
         return Database.from_settings(data_dir or self.data_dir, self.database_url)
+
+    @contextmanager
+    def ledger(self) -> Iterator[LedgerDB]:
+        ledger = LedgerDB(self.database().ledger_url())
+        try:
+            yield ledger
+        finally:
+            ledger.close()
 
     @contextmanager
     def open(self, data_dir: Path | None = None) -> Iterator[tuple[Database, EventStore, LedgerDB]]:
@@ -130,7 +147,7 @@ def demo(context: Context, leads: int, seed: int) -> None:
         )
         events = store.max_position()
         _with_progress("projecting", events, lambda p: project_from_store(store, ledger, p))
-        report = attribution_report(ledger, "first_touch")
+        report = attribution_report(ledger, "first_touch", load_definitions(None))
         counts = summary(ledger)
     out.print(f"[bold]leadledger demo[/bold]: {leads} synthetic leads (seed {seed}) from {path}")
     _print_tally(tally)
@@ -268,26 +285,77 @@ def report() -> None:
     """Print a report from the read models."""
 
 
-@report.command("attribution")
-@click.option("--model", default="first_touch", show_default=True, help="Attribution model.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
+definitions_option = click.option(
+    "--definitions", "definitions_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="A TOML definitions file (windows, transforms, model parameters); default: built in.",
+)  # fmt: skip
+model_option = click.option(
+    "--model", default="first_touch", show_default=True,
+    help="Attribution model: " + ", ".join(sorted(MODELS)) + ".",
+)  # fmt: skip
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
     show_default=True,
-)
+)  # fmt: skip
+
+
+@report.command("attribution")
+@model_option
+@click.option("--by", type=click.Choice(["channel", "campaign", "source"]), default="channel",
+              show_default=True)  # fmt: skip
+@click.option("--conversion", type=click.Choice(CONVERSION_KINDS), default=None,
+              help="Which conversions earn credit (default: the definitions' choice).")  # fmt: skip
+@definitions_option
+@format_option
 @pass_context
-def report_attribution(context: Context, model: str, fmt: str) -> None:
-    """Credit per channel for won deals."""
+def report_attribution(
+    context: Context, model: str, by: str, conversion: str | None,
+    definitions_file: Path | None, fmt: str,
+) -> None:  # fmt: skip
+    """Credit per channel, campaign or source for one kind of conversion."""
     from leadledger.reports import attribution_report
 
-    ledger = LedgerDB(context.database().ledger_url())
-    try:
-        data = attribution_report(ledger, model)
-    finally:
-        ledger.close()
+    with context.ledger() as ledger:
+        data = attribution_report(ledger, model, load_definitions(definitions_file), by, conversion)
     _print_attribution(data, fmt)
+
+
+@cli.command()
+@model_option
+@click.option("--conversion", type=click.Choice(CONVERSION_KINDS), default=None)
+@definitions_option
+@pass_context
+def credits(
+    context: Context, model: str, conversion: str | None, definitions_file: Path | None
+) -> None:
+    """Print the credit ledger as CSV: one row per credit, with model and definitions hash."""
+    from leadledger.reports import credits_for, ledger_rows
+
+    definitions = load_definitions(definitions_file)
+    with context.ledger() as ledger:
+        found, _ = credits_for(ledger, model, definitions, conversion)
+    rows = ledger_rows(found, model, definitions)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, LEDGER_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    click.echo(buffer.getvalue(), nl=False)
+
+
+@cli.command("explain")
+@click.argument("conversion_id")
+@model_option
+@definitions_option
+@pass_context
+def explain_command(
+    context: Context, conversion_id: str, model: str, definitions_file: Path | None
+) -> None:
+    """Show one conversion's path, each touch's credit, and why (JSON)."""
+    from leadledger.reports import explain
+
+    with context.ledger() as ledger:
+        data = explain(ledger, conversion_id, model, load_definitions(definitions_file))
+    click.echo(json.dumps(data, indent=2))
 
 
 @cli.group()
@@ -336,26 +404,22 @@ def _print_attribution(data: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
+    columns = [data["by"], "conversions", "value", "currency"]
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.DictWriter(
-            buffer, ["channel", "currency", "conversions", "revenue"], lineterminator="\n"
-        )
+        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(data["credits"])
         click.echo(buffer.getvalue(), nl=False)
         return
     table = Table(
-        "channel",
-        "conversions",
-        "revenue",
-        "currency",
+        *columns,
         title=f"{data['model']} credit for {data['conversion']} "
         f"({data['conversions']} conversions)",
         caption=f"definitions {data['definitions']}",
     )
     for row in data["credits"]:
-        table.add_row(row["channel"], row["conversions"], row["revenue"], row["currency"])
+        table.add_row(*(row[c] for c in columns))
     out.print(table)
 
 
@@ -372,7 +436,7 @@ def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]
         return work(lambda n: progress.advance(task, n))
 
 
-KNOWN_ERRORS = (ConfigError, BrokerUnavailable, DecodeError, ValueError, OSError)
+KNOWN_ERRORS = (ConfigError, BrokerUnavailable, DecodeError, DefinitionsError, ValueError, OSError)
 
 
 def main() -> None:

@@ -62,7 +62,7 @@ conversions = sa.Table(
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("conversion_id", sa.String(250), nullable=False),
     sa.Column("value", Money, nullable=False),
-    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("currency", sa.String(8), nullable=False, comment="ISO 4217, or count"),
 )
 
 dead_letters = sa.Table(

@@ -3,70 +3,175 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from leadledger.ledgerdb import LedgerDB, conversions, leads, touches
 from leadledger.projections.attribution import (
     Conversion,
+    Credit,
     TouchPoint,
     as_utc,
     attribute,
     by_channel,
 )
-from leadledger.projections.definitions import DEFAULTS, definitions_hash
+from leadledger.projections.definitions import Definitions, path_function
+from leadledger.projections.journeys import COUNT
+
+MILESTONE_KINDS = {"lead": "lead", "opportunity": "opportunity", "pipeline": "opportunity"}
 
 
 def decimal_text(value: Decimal) -> str:
-    """Exact decimal text without exponent or trailing zeros beyond cents."""
+    """Exact decimal text without exponent, at least two decimals: 1000.00, 2500.125."""
     text = f"{value.normalize():f}"
     whole, _, cents = text.partition(".")
     return f"{whole}.{cents.ljust(2, '0')}"
 
 
-def weight_text(value: Decimal) -> str:
-    """A credit count as short exact text: 3, 0.5, 1.3333."""
-    return f"{value.quantize(Decimal('0.0001')).normalize():f}"
+def weight_text(value: Decimal | Fraction) -> str:
+    """A credit share or count as short exact text: 3, 0.5, 0.333333."""
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
+    return f"{value.quantize(Decimal('0.000001')).normalize():f}"
 
 
-def attribution_report(ledger: LedgerDB, model: str) -> dict[str, Any]:
-    """Credit per channel for won deals under ``model``, with the definitions hash."""
+@dataclass(frozen=True)
+class Journeys:
+    """Everything attribution needs from the read model: paths and conversions."""
+
+    paths: dict[str, list[TouchPoint]]
+    conversions: list[Conversion]
+
+
+def load_journeys(ledger: LedgerDB, kind: str) -> Journeys:
     paths: dict[str, list[TouchPoint]] = defaultdict(list)
     for row in ledger.select(touches):
-        paths[row.lead_id].append(TouchPoint(as_utc(row.occurred_at), row.event_id, row.channel))
-    convs = [
-        Conversion(
-            row.conversion_id,
-            row.lead_id,
-            as_utc(row.occurred_at),
-            Decimal(row.value),
-            row.currency,
-        )
-        for row in ledger.select(conversions)
-        if row.kind == "deal_won"
-    ]
-    credits = attribute(model, convs, paths)
+        paths[row.lead_id].append(
+            TouchPoint(as_utc(row.occurred_at), row.event_id, row.channel, row.campaign,
+                       row.source, row.medium)
+        )  # fmt: skip
+    milestones: dict[str, dict[str, Any]] = defaultdict(dict)
+    rows = ledger.select(conversions)
+    for row in rows:
+        mark = MILESTONE_KINDS.get(row.kind)
+        if mark is not None:
+            at = as_utc(row.occurred_at)
+            if mark not in milestones[row.lead_id] or at < milestones[row.lead_id][mark]:
+                milestones[row.lead_id][mark] = at
+    chosen = [
+        Conversion(row.conversion_id, row.lead_id, as_utc(row.occurred_at), Decimal(row.value),
+                   row.currency, row.kind, milestones[row.lead_id])
+        for row in rows
+        if row.kind == kind
+    ]  # fmt: skip
+    return Journeys(dict(paths), chosen)
+
+
+def credits_for(
+    ledger: LedgerDB, model: str, definitions: Definitions, kind: str | None = None
+) -> tuple[list[Credit], Journeys]:
+    journeys = load_journeys(ledger, kind or definitions.attribution.conversion)
+    credits = attribute(
+        model,
+        journeys.conversions,
+        journeys.paths,
+        definitions.model_params(model),
+        path_function(definitions),
+    )
+    return credits, journeys
+
+
+def attribution_report(
+    ledger: LedgerDB,
+    model: str,
+    definitions: Definitions,
+    by: str = "channel",
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """Credit per channel (or campaign, or source) under ``model`` and ``definitions``."""
+    credits, journeys = credits_for(ledger, model, definitions, kind)
     return {
         "report": "attribution",
         "model": model,
-        "conversion": DEFAULTS["attribution"]["conversion"],
-        "definitions": definitions_hash(DEFAULTS),
-        "conversions": len(convs),
+        "conversion": kind or definitions.attribution.conversion,
+        "by": by,
+        "definitions": definitions.hash,
+        "conversions": len(journeys.conversions),
         "credits": [
             {
-                "channel": c.channel,
+                by: c.channel,
                 "currency": c.currency,
                 "conversions": weight_text(c.conversions),
-                "revenue": decimal_text(c.revenue),
+                "value": weight_text(c.revenue) if c.currency == COUNT else decimal_text(c.revenue),
             }
-            for c in by_channel(credits)
+            for c in by_channel(credits, by)
         ],
     }
 
 
-def summary(ledger: LedgerDB) -> dict[str, int]:
+def ledger_rows(
+    credits: list[Credit], model: str, definitions: Definitions
+) -> list[dict[str, str]]:
+    """The credit ledger: one row per credit, with the model and the definitions' hash."""
+    return [
+        {
+            "conversion_id": c.conversion_id,
+            "touch_event_id": c.touch_event_id or "",
+            "channel": c.channel,
+            "campaign": c.campaign or "",
+            "model": model,
+            "definitions": definitions.hash,
+            "weight": weight_text(c.weight),
+            "value": decimal_text(c.value),
+            "currency": c.currency,
+        }
+        for c in credits
+    ]
+
+
+def explain(
+    ledger: LedgerDB, conversion_id: str, model: str, definitions: Definitions
+) -> dict[str, Any]:
+    """One conversion's path, each touch's credit, and why those touches."""
+    kind = conversion_id.split(":", 1)[0]
+    credits, journeys = credits_for(ledger, model, definitions, kind)
+    conversion = next((c for c in journeys.conversions if c.conversion_id == conversion_id), None)
+    if conversion is None:
+        raise ValueError(f"no conversion {conversion_id!r} in the read model")
+    full_path = sorted(t for t in journeys.paths.get(conversion.lead_id, ()))
+    mine = {c.touch_event_id: c for c in credits if c.conversion_id == conversion_id}
+    rows = []
+    for touch in full_path:
+        credit = mine.get(touch.event_id)
+        if credit is not None:
+            why = "on the path"
+        elif touch.occurred_at > conversion.occurred_at:
+            why = "after the conversion"
+        else:
+            why = "removed by the definitions' windows, filters or path transforms"
+        rows.append({
+            "touch_event_id": touch.event_id,
+            "occurred_at": touch.occurred_at.isoformat(),
+            "channel": touch.channel,
+            "weight": weight_text(credit.weight) if credit else "0",
+            "value": decimal_text(credit.value) if credit else "0.00",
+            "why": why,
+        })  # fmt: skip
     return {
-        "touches": ledger.count(touches),
-        "leads": ledger.count(leads),
-        "deals_won": ledger.count(conversions),
+        "conversion_id": conversion_id,
+        "lead_id": conversion.lead_id,
+        "occurred_at": conversion.occurred_at.isoformat(),
+        "value": decimal_text(conversion.value),
+        "currency": conversion.currency,
+        "model": model,
+        "definitions": definitions.hash,
+        "touches": rows,
+        "unattributed": None in mine,
     }
+
+
+def summary(ledger: LedgerDB) -> dict[str, int]:
+    won = sum(1 for row in ledger.select(conversions) if row.kind == "deal_won")
+    return {"touches": ledger.count(touches), "leads": ledger.count(leads), "deals_won": won}

@@ -1,19 +1,24 @@
-"""Attribution models: who gets credit for a conversion, given the lead's touch path.
+"""Attribution: who gets credit for a conversion, given the lead's path of touches.
 
-Each model is a pure function from a conversion and its path to credits. Credits of one
-conversion are never negative and their weights sum to one, so values sum to the
-conversion's value. Paths are ordered by event time, ties broken by event id, so the
-same inputs always give the same credits.
+A model turns a path into weights, one per touch, that are never negative and sum to one;
+a conversion's value is then split by those weights (exact fractions, rounded once, the
+rounding remainder given to the largest share), so credits always sum to the value.
+Paths are ordered by event time, ties broken by event id, so the same inputs always give
+the same credits. Each model's constants live in its entry of :data:`MODELS` and nowhere
+else; definitions files may override them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
+from typing import Any
 
 UNATTRIBUTED = "(unattributed)"
+CENT = Decimal("0.000001")  # credit values are kept to a millionth of the unit
 
 
 @dataclass(frozen=True, order=True)
@@ -21,6 +26,9 @@ class TouchPoint:
     occurred_at: datetime
     event_id: str
     channel: str
+    campaign: str | None = None
+    source: str | None = None
+    medium: str | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,9 @@ class Conversion:
     occurred_at: datetime
     value: Decimal
     currency: str
+    kind: str = "deal_won"
+    milestones: Mapping[str, datetime] = field(default_factory=dict)
+    """When the lead was created and became an opportunity (for W and Z shapes)."""
 
 
 @dataclass(frozen=True)
@@ -39,46 +50,198 @@ class Credit:
     conversion_id: str
     touch_event_id: str | None
     channel: str
-    weight: Decimal
+    weight: Fraction
     value: Decimal
     currency: str
+    campaign: str | None = None
+    source: str | None = None
 
 
-def first_touch(conversion: Conversion, path: Sequence[TouchPoint]) -> list[Credit]:
-    """All credit to the earliest touch before the conversion."""
+Weights = list[Fraction]
+Params = Mapping[str, Any]
+
+
+# Position-based heuristics: weights from positions (and times) alone.
+
+
+def first_touch(path: Sequence[TouchPoint], _c: Conversion, _p: Params) -> Weights:
+    return [Fraction(int(i == 0)) for i in range(len(path))]
+
+
+def last_touch(path: Sequence[TouchPoint], _c: Conversion, _p: Params) -> Weights:
+    return [Fraction(int(i == len(path) - 1)) for i in range(len(path))]
+
+
+def last_non_direct(path: Sequence[TouchPoint], _c: Conversion, params: Params) -> Weights:
+    """The last touch that is not Direct; the last touch if every touch is Direct."""
+    direct = params["direct"]
+    chosen = next((i for i in reversed(range(len(path))) if path[i].channel != direct), None)
+    chosen = len(path) - 1 if chosen is None else chosen
+    return [Fraction(int(i == chosen)) for i in range(len(path))]
+
+
+def linear(path: Sequence[TouchPoint], _c: Conversion, _p: Params) -> Weights:
+    return [Fraction(1, len(path))] * len(path)
+
+
+def time_decay(path: Sequence[TouchPoint], conversion: Conversion, params: Params) -> Weights:
+    """A touch half-life days before the conversion weighs half as much as one at it."""
+    half_life = timedelta(days=float(params["half_life_days"]))
+    raw = [Fraction(2 ** -((conversion.occurred_at - t.occurred_at) / half_life)) for t in path]
+    total = sum(raw, Fraction(0))
+    return [w / total for w in raw]
+
+
+def _ends(path: Sequence[TouchPoint], first: Fraction, last: Fraction) -> Weights:
+    """First and last get their shares, the middle shares the rest; short paths rescale."""
+    n = len(path)
+    if n == 1:
+        return [Fraction(1)]
+    if n == 2:
+        return [first / (first + last), last / (first + last)]
+    middle = (1 - first - last) / (n - 2)
+    return [first, *[middle] * (n - 2), last]
+
+
+def position_based(path: Sequence[TouchPoint], _c: Conversion, params: Params) -> Weights:
+    """U-shaped: 40% first, 40% last, 20% shared by the middle; two touches split evenly."""
+    return _ends(path, Fraction(str(params["first"])), Fraction(str(params["last"])))
+
+
+def j_shaped(path: Sequence[TouchPoint], _c: Conversion, params: Params) -> Weights:
+    return _ends(path, Fraction(str(params["first"])), Fraction(str(params["last"])))
+
+
+def _milestone_shape(
+    path: Sequence[TouchPoint], conversion: Conversion, marks: Sequence[str], share: Fraction
+) -> Weights:
+    """Each milestone's touch (the last touch at or before it) earns ``share``; the rest
+    of the credit is shared by the other touches, or by the milestones when there are none."""
+    picks = [0]
+    for mark in marks:
+        at = conversion.occurred_at if mark == "conversion" else conversion.milestones.get(mark)
+        if at is None:
+            continue
+        before = [i for i, t in enumerate(path) if t.occurred_at <= at]
+        if before:
+            picks.append(before[-1])
+    weights = [Fraction(0)] * len(path)
+    for i in picks:
+        weights[i] += share
+    others = [i for i in range(len(path)) if i not in picks]
+    rest = 1 - share * len(picks)
+    targets = others or sorted(set(picks))
+    for i in targets:
+        weights[i] += rest / len(targets)
+    total = sum(weights, Fraction(0))
+    return [w / total for w in weights]
+
+
+def w_shaped(path: Sequence[TouchPoint], conversion: Conversion, params: Params) -> Weights:
+    """30% each to the first touch, the lead-creation touch and the opportunity touch."""
+    share = Fraction(str(params["milestone_share"]))
+    return _milestone_shape(path, conversion, ("lead", "opportunity"), share)
+
+
+def full_path(path: Sequence[TouchPoint], conversion: Conversion, params: Params) -> Weights:
+    """Z-shaped: W-shaped plus the touch that closed the deal, 22.5% each."""
+    share = Fraction(str(params["milestone_share"]))
+    return _milestone_shape(path, conversion, ("lead", "opportunity", "conversion"), share)
+
+
+def custom_position(path: Sequence[TouchPoint], _c: Conversion, params: Params) -> Weights:
+    """Weights by position from the start: ``weights = [w1, w2, ...]``, the last entry
+    repeating for longer paths, then normalised."""
+    given = [Fraction(str(w)) for w in params["weights"]]
+    raw = [given[min(i, len(given) - 1)] for i in range(len(path))]
+    total = sum(raw, Fraction(0))
+    return [w / total for w in raw] if total else linear(path, _c, params)
+
+
+def custom_channel(path: Sequence[TouchPoint], _c: Conversion, params: Params) -> Weights:
+    """Weights by channel: ``weights = {channel = w}``; unlisted channels weigh ``default``."""
+    table = {k: Fraction(str(v)) for k, v in params["weights"].items()}
+    raw = [table.get(t.channel, Fraction(str(params["default"]))) for t in path]
+    total = sum(raw, Fraction(0))
+    return [w / total for w in raw] if total else linear(path, _c, params)
+
+
+PathModel = Callable[[Sequence[TouchPoint], Conversion, Params], Weights]
+
+
+@dataclass(frozen=True)
+class Model:
+    fn: PathModel
+    defaults: Mapping[str, Any]
+
+
+MODELS: Mapping[str, Model] = {
+    "first_touch": Model(first_touch, {}),
+    "last_touch": Model(last_touch, {}),
+    "last_non_direct": Model(last_non_direct, {"direct": "direct"}),
+    "linear": Model(linear, {}),
+    "time_decay": Model(time_decay, {"half_life_days": 7}),
+    "position_based": Model(position_based, {"first": "0.4", "last": "0.4"}),
+    "w_shaped": Model(w_shaped, {"milestone_share": "0.3"}),
+    "full_path": Model(full_path, {"milestone_share": "0.225"}),
+    "j_shaped": Model(j_shaped, {"first": "0.2", "last": "0.6"}),
+    "inverse_j": Model(j_shaped, {"first": "0.6", "last": "0.2"}),
+    "custom_position": Model(custom_position, {"weights": ["1"]}),
+    "custom_channel": Model(custom_channel, {"weights": {}, "default": "1"}),
+}
+
+
+def split(conversion: Conversion, path: Sequence[TouchPoint], weights: Weights) -> list[Credit]:
+    """Credits of one conversion: value x weight, rounded once, summing exactly to the value."""
     if not path:
-        return [_credit(conversion, None, UNATTRIBUTED, Decimal(1))]
-    first = path[0]
-    return [_credit(conversion, first.event_id, first.channel, Decimal(1))]
-
-
-Model = Callable[[Conversion, Sequence[TouchPoint]], list[Credit]]
-MODELS: Mapping[str, Model] = {"first_touch": first_touch}
+        return [
+            Credit(conversion.conversion_id, None, UNATTRIBUTED, Fraction(1), conversion.value,
+                   conversion.currency)
+        ]  # fmt: skip
+    assert len(weights) == len(path)
+    assert all(w >= 0 for w in weights), "weights are never negative"
+    assert sum(weights) == 1, "weights sum to one"
+    values = [(conversion.value * Decimal(w.numerator) / Decimal(w.denominator)).quantize(CENT)
+              for w in weights]  # fmt: skip
+    largest = max(range(len(weights)), key=lambda i: (weights[i], -i))
+    values[largest] += conversion.value - sum(values, Decimal(0))
+    return [
+        Credit(conversion.conversion_id, t.event_id, t.channel, w, v, conversion.currency,
+               t.campaign, t.source)
+        for t, w, v in zip(path, weights, values, strict=True)
+        if w  # a touch with no share earns no credit row
+    ]  # fmt: skip
 
 
 def attribute(
     model: str,
     conversions: Iterable[Conversion],
     touches: Mapping[str, Sequence[TouchPoint]],
+    params: Params | None = None,
+    path_of: Callable[[Conversion, Sequence[TouchPoint]], Sequence[TouchPoint]] | None = None,
 ) -> list[Credit]:
     """Credits of every conversion under ``model``, in conversion order.
 
-    A conversion's path is its lead's touches that happened at or before it.
+    A conversion's path is its lead's touches at or before it, after ``path_of`` (the
+    definitions' windows and transforms) when given.
     """
     try:
-        fn = MODELS[model]
+        spec = MODELS[model]
     except KeyError:
         raise ValueError(
             f"unknown attribution model {model!r}; known: {', '.join(sorted(MODELS))}"
         ) from None
+    settings = {**spec.defaults, **(params or {})}
     credits: list[Credit] = []
-    ordered = sorted(conversions, key=lambda c: (as_utc(c.occurred_at), c.conversion_id))
-    for conversion in ordered:
+    for conversion in sorted(conversions, key=lambda c: (as_utc(c.occurred_at), c.conversion_id)):
         at = as_utc(conversion.occurred_at)
-        path = [
+        path: Sequence[TouchPoint] = [
             t for t in sorted(touches.get(conversion.lead_id, ())) if as_utc(t.occurred_at) <= at
         ]
-        credits.extend(fn(conversion, path))
+        if path_of is not None:
+            path = path_of(conversion, path)
+        weights = spec.fn(path, conversion, settings) if path else []
+        credits.extend(split(conversion, path, weights))
     return credits
 
 
@@ -90,32 +253,23 @@ class ChannelCredit:
     revenue: Decimal
 
 
-def by_channel(credits: Iterable[Credit]) -> list[ChannelCredit]:
-    """Credits summed per channel and currency, sorted by channel then currency."""
-    totals: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+def by_channel(credits: Iterable[Credit], key: str = "channel") -> list[ChannelCredit]:
+    """Credits summed per channel (or campaign, or source) and currency, sorted."""
+    totals: dict[tuple[str, str], tuple[Fraction, Decimal]] = {}
     for credit in credits:
-        key = (credit.channel, credit.currency)
-        count, revenue = totals.get(key, (Decimal(0), Decimal(0)))
-        totals[key] = (count + credit.weight, revenue + credit.value)
+        group = str(getattr(credit, key) or "(none)")
+        count, revenue = totals.get((group, credit.currency), (Fraction(0), Decimal(0)))
+        totals[(group, credit.currency)] = (count + credit.weight, revenue + credit.value)
     return [
-        ChannelCredit(channel, currency, count, revenue)
-        for (channel, currency), (count, revenue) in sorted(totals.items())
+        ChannelCredit(group, currency, _decimal(count), revenue)
+        for (group, currency), (count, revenue) in sorted(totals.items())
     ]
+
+
+def _decimal(value: Fraction) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(CENT)
 
 
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything leadledger stores is UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _credit(
-    conversion: Conversion, touch_event_id: str | None, channel: str, weight: Decimal
-) -> Credit:
-    return Credit(
-        conversion.conversion_id,
-        touch_event_id,
-        channel,
-        weight,
-        conversion.value * weight,
-        conversion.currency,
-    )

@@ -14,10 +14,10 @@ SKELETON_RECORDS = 24
 SKELETON_STORED = 22
 SKELETON_STORE_EVENTS = 27  # 22 facts + 5 lead streams opened
 FIRST_TOUCH_CREDITS = [
-    {"channel": "(unattributed)", "currency": "USD", "conversions": "1", "revenue": "300.00"},
-    {"channel": "email", "currency": "EUR", "conversions": "1", "revenue": "2500.50"},
-    {"channel": "paid_search", "currency": "EUR", "conversions": "1", "revenue": "1000.00"},
-    {"channel": "referral", "currency": "EUR", "conversions": "1", "revenue": "400.00"},
+    {"channel": "(unattributed)", "currency": "USD", "conversions": "1", "value": "300.00"},
+    {"channel": "email", "currency": "EUR", "conversions": "1", "value": "2500.50"},
+    {"channel": "paid_search", "currency": "EUR", "conversions": "1", "value": "1000.00"},
+    {"channel": "referral", "currency": "EUR", "conversions": "1", "value": "400.00"},
 ]
 SKELETON_TALLY = "received 24 = stored 22 + duplicates 1 + dead-lettered 1: reconciles"
 SKELETON_REFUSED_LINE = 24  # the deal of L9, a lead that was never created

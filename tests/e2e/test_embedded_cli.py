@@ -102,4 +102,4 @@ def test_the_readme_example_ingests_and_credits_paid_search(tmp_path: Path) -> N
     csv_report = leadledger(
         "--data-dir", str(tmp_path / "d"), "report", "attribution", "--format", "csv"
     ).stdout
-    assert csv_report == "channel,currency,conversions,revenue\npaid_search,EUR,1,1000.00\n"
+    assert csv_report == "channel,conversions,value,currency\npaid_search,1,1000.00,EUR\n"
