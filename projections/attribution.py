@@ -17,6 +17,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from leadledger.projections.algorithmic import path_weights, removal_effects, shapley_values
+
 UNATTRIBUTED = "(unattributed)"
 CENT = Decimal("0.000001")  # credit values are kept to a millionth of the unit
 
@@ -166,13 +168,32 @@ def custom_channel(path: Sequence[TouchPoint], _c: Conversion, params: Params) -
     return [w / total for w in raw] if total else linear(path, _c, params)
 
 
+def fitted(path: Sequence[TouchPoint], _c: Conversion, params: Params) -> Weights:
+    """Algorithmic models: channels weighted by the scores fitted on all journeys."""
+    return path_weights([t.channel for t in path], params["scores"])
+
+
+def fit_markov(converting: list[list[str]], lost: list[list[str]], params: Params) -> Params:
+    return {"scores": removal_effects(converting, lost, int(params["order"]))}
+
+
+def fit_shapley(converting: list[list[str]], _lost: list[list[str]], params: Params) -> Params:
+    scores = shapley_values(
+        converting, int(params["exact_up_to"]), int(params["samples"]), int(params["seed"])
+    )
+    return {"scores": scores}
+
+
 PathModel = Callable[[Sequence[TouchPoint], Conversion, Params], Weights]
+Fit = Callable[[list[list[str]], list[list[str]], Params], Params]
 
 
 @dataclass(frozen=True)
 class Model:
     fn: PathModel
     defaults: Mapping[str, Any]
+    fit: Fit | None = None
+    """Fitted on every journey (converting and not) before credits are split."""
 
 
 MODELS: Mapping[str, Model] = {
@@ -188,6 +209,8 @@ MODELS: Mapping[str, Model] = {
     "inverse_j": Model(j_shaped, {"first": "0.6", "last": "0.2"}),
     "custom_position": Model(custom_position, {"weights": ["1"]}),
     "custom_channel": Model(custom_channel, {"weights": {}, "default": "1"}),
+    "markov": Model(fitted, {"order": 1}, fit_markov),
+    "shapley": Model(fitted, {"exact_up_to": 15, "samples": 2000, "seed": 7}, fit_shapley),
 }
 
 
@@ -231,18 +254,32 @@ def attribute(
         raise ValueError(
             f"unknown attribution model {model!r}; known: {', '.join(sorted(MODELS))}"
         ) from None
-    settings = {**spec.defaults, **(params or {})}
-    credits: list[Credit] = []
-    for conversion in sorted(conversions, key=lambda c: (as_utc(c.occurred_at), c.conversion_id)):
-        at = as_utc(conversion.occurred_at)
-        path: Sequence[TouchPoint] = [
-            t for t in sorted(touches.get(conversion.lead_id, ())) if as_utc(t.occurred_at) <= at
+    settings: dict[str, Any] = {**spec.defaults, **(params or {})}
+    ordered = sorted(conversions, key=lambda c: (as_utc(c.occurred_at), c.conversion_id))
+    paths = [_path(c, touches.get(c.lead_id, ()), path_of) for c in ordered]
+    if spec.fit is not None:
+        converted = {c.lead_id for c in ordered}
+        lost = [
+            [t.channel for t in sorted(lead_touches)]
+            for lead, lead_touches in sorted(touches.items())
+            if lead not in converted and lead_touches
         ]
-        if path_of is not None:
-            path = path_of(conversion, path)
+        settings |= spec.fit([[t.channel for t in p] for p in paths], lost, settings)
+    credits: list[Credit] = []
+    for conversion, path in zip(ordered, paths, strict=True):
         weights = spec.fn(path, conversion, settings) if path else []
         credits.extend(split(conversion, path, weights))
     return credits
+
+
+def _path(
+    conversion: Conversion,
+    touches: Sequence[TouchPoint],
+    path_of: Callable[[Conversion, Sequence[TouchPoint]], Sequence[TouchPoint]] | None,
+) -> Sequence[TouchPoint]:
+    at = as_utc(conversion.occurred_at)
+    path = [t for t in sorted(touches) if as_utc(t.occurred_at) <= at]
+    return path if path_of is None else path_of(conversion, path)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""Algorithmic attribution: Markov removal effects and Shapley values, fitted on all journeys.
+
+Both models learn one number per channel from every journey, converting or not; a
+conversion's value is then split among the channels on its own path in proportion to
+those numbers, and a channel's share among its touches equally. The Markov model is
+solved exactly (a linear solve on the absorbing chain, no simulation), so it is
+deterministic; Shapley values are exact up to ``exact_up_to`` channels and sampled with a
+fixed seed beyond.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+import numpy as np
+
+Path = Sequence[str]
+State = tuple[str, ...]
+State = tuple[str, ...]
+START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
+
+
+def _states(path: Path, order: int) -> list[tuple[str, ...]]:
+    """The chain's states along a path: the last ``order`` channels at each step."""
+    return [tuple(path[max(0, i - order + 1) : i + 1]) for i in range(len(path))]
+
+
+def conversion_probability(
+    converting: Sequence[Path], lost: Sequence[Path], order: int = 1, removed: str | None = None
+) -> float:
+    """P(conversion) from the start state of the order-k chain fitted on the paths.
+
+    With ``removed``, every state containing that channel leads to the null state instead:
+    the chain as if the channel did not exist.
+    """
+    counts: dict[State, dict[State, int]] = defaultdict(lambda: defaultdict(int))
+    for paths, end in ((converting, CONVERSION), (lost, NULL)):
+        for path in paths:
+            if not path:
+                continue
+            steps: list[tuple[str, ...]] = [(START,), *_states(path, order), (end,)]
+            for here, there in itertools.pairwise(steps):
+                counts[here][there] += 1
+    if (START,) not in counts:
+        return 0.0  # no journeys at all
+    transient = sorted(counts)
+    index = {state: i for i, state in enumerate(transient)}
+    size = len(transient)
+    q = np.zeros((size, size))
+    r = np.zeros(size)
+    for here, outgoing in counts.items():
+        total = sum(outgoing.values())
+        if removed is not None and here != (START,) and removed in here:
+            continue  # a removed state converts nothing: all its mass goes to null
+        for there, count in outgoing.items():
+            if there == (CONVERSION,):
+                r[index[here]] += count / total
+            elif there != (NULL,):
+                q[index[here], index[there]] += count / total
+    solution = np.linalg.solve(np.eye(size) - q, r)
+    return float(solution[index[(START,)]])
+
+
+def removal_effects(
+    converting: Sequence[Path], lost: Sequence[Path], order: int = 1
+) -> dict[str, float]:
+    """How much of the conversion probability is lost when each channel is removed."""
+    base = conversion_probability(converting, lost, order)
+    channels = sorted({c for path in [*converting, *lost] for c in path})
+    if base == 0:
+        return dict.fromkeys(channels, 0.0)
+    return {
+        c: max(0.0, 1 - conversion_probability(converting, lost, order, removed=c) / base)
+        for c in channels
+    }
+
+
+def shapley_values(
+    converting: Sequence[Path], exact_up_to: int = 15, samples: int = 2000, seed: int = 7
+) -> dict[str, float]:
+    """Shapley value of each channel in the game where a coalition is worth the
+    conversions whose path uses only its channels (Zhao et al., simplified Shapley)."""
+    channels = sorted({c for path in converting for c in path})
+    n = len(channels)
+    if n == 0:
+        return {}
+    bit = {c: 1 << i for i, c in enumerate(channels)}
+    conversions_by_set: dict[int, int] = defaultdict(int)
+    for path in converting:
+        conversions_by_set[sum(bit[c] for c in set(path))] += 1
+    if n <= exact_up_to:
+        worth = np.zeros(1 << n)
+        for mask, count in conversions_by_set.items():
+            worth[mask] += count
+        for i in range(n):  # subset sums: worth[S] = conversions of paths within S
+            step = 1 << i
+            for mask in range(1 << n):
+                if mask & step:
+                    worth[mask] += worth[mask ^ step]
+        sizes = np.array([bin(m).count("1") for m in range(1 << n)])
+        weight = np.array([math.factorial(s) * math.factorial(n - s - 1) for s in range(n)])
+        weight = weight / math.factorial(n)
+        values = {}
+        for i, channel in enumerate(channels):
+            without = np.array([m for m in range(1 << n) if not m & (1 << i)])
+            gains = worth[without | (1 << i)] - worth[without]
+            values[channel] = float(np.sum(weight[sizes[without]] * gains))
+        return values
+
+    def coalition_worth(mask: int) -> int:
+        return sum(c for s, c in conversions_by_set.items() if s & ~mask == 0)
+
+    rng = random.Random(seed)
+    totals = dict.fromkeys(channels, 0.0)
+    for _ in range(samples):
+        order = channels[:]
+        rng.shuffle(order)
+        mask, before = 0, 0
+        for channel in order:
+            mask |= bit[channel]
+            after = coalition_worth(mask)
+            totals[channel] += after - before
+            before = after
+    return {c: total / samples for c, total in totals.items()}
+
+
+def path_weights(path: Sequence[str], scores: Mapping[str, float]) -> list[Fraction]:
+    """Weights of a path's touches: channels by score, each channel's share split evenly
+    among its touches; equal weights when no channel on the path scores."""
+    on_path = sorted(set(path))
+    score = {c: Fraction(max(0.0, scores.get(c, 0.0))) for c in on_path}
+    total = sum(score.values(), Fraction(0))
+    if total == 0:
+        return [Fraction(1, len(path))] * len(path)
+    touches = {c: path.count(c) for c in on_path}
+    return [score[c] / total / touches[c] for c in path]
