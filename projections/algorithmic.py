@@ -21,11 +21,10 @@ import numpy as np
 
 Path = Sequence[str]
 State = tuple[str, ...]
-State = tuple[str, ...]
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 
 
-def _states(path: Path, order: int) -> list[tuple[str, ...]]:
+def _states(path: Path, order: int) -> list[State]:
     """The chain's states along a path: the last ``order`` channels at each step."""
     return [tuple(path[max(0, i - order + 1) : i + 1]) for i in range(len(path))]
 
@@ -43,7 +42,7 @@ def conversion_probability(
         for path in paths:
             if not path:
                 continue
-            steps: list[tuple[str, ...]] = [(START,), *_states(path, order), (end,)]
+            steps: list[State] = [(START,), *_states(path, order), (end,)]
             for here, there in itertools.pairwise(steps):
                 counts[here][there] += 1
     if (START,) not in counts:
