@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -24,13 +24,12 @@ from leadledger.config import (
     BOOTSTRAP_ENV,
     DATA_DIR_ENV,
     DATABASE_URL_ENV,
+    BrokerUnavailable,
     ConfigError,
     Database,
     Kafka,
     default_data_dir,
 )
-from leadledger.ingest import Tally
-from leadledger.kafka import BrokerUnavailable
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
@@ -38,13 +37,17 @@ from leadledger.projections.definitions import load as load_definitions
 from leadledger.projections.journeys import CONVERSION_KINDS
 from leadledger.store import EventStore, open_store
 
+if TYPE_CHECKING:
+    from leadledger.ingest import Tally
+
 LEDGER_COLUMNS = [
     "conversion_id", "touch_event_id", "channel", "campaign", "model", "definitions",
     "weight", "value", "currency",
 ]  # fmt: skip
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a long message stays one line in logs and pipes; tables still fit the width.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class Context:

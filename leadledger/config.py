@@ -17,6 +17,10 @@ class ConfigError(ValueError):
     """A setting that cannot work; the message says which and why."""
 
 
+class BrokerUnavailable(RuntimeError):
+    """No Kafka broker answered at the configured address."""
+
+
 def default_data_dir() -> Path:
     """``$LEADLEDGER_DATA_DIR``, else ``$XDG_DATA_HOME/leadledger`` (``~/.local/share``)."""
     if env := os.environ.get(DATA_DIR_ENV):

@@ -7,14 +7,10 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from leadledger.config import Kafka
+from leadledger.config import BrokerUnavailable, Kafka
 
 # The domain-events topic is the shared record: it keeps every event forever.
 FOREVER = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
-
-
-class BrokerUnavailable(RuntimeError):
-    """No Kafka broker answered at the configured address."""
 
 
 def producer(kafka: Kafka, **overrides: Any) -> KafkaProducer:
