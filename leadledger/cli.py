@@ -323,6 +323,39 @@ def report_attribution(
     _print_attribution(data, fmt)
 
 
+@report.command("spend")
+@model_option
+@click.option("--by", type=click.Choice(["channel", "campaign"]), default="channel",
+              show_default=True)  # fmt: skip
+@definitions_option
+@format_option
+@pass_context
+def report_spend(
+    context: Context, model: str, by: str, definitions_file: Path | None, fmt: str
+) -> None:
+    """Spend against attributed leads, MQLs and deals: CPL, cost per MQL and deal, ROAS."""
+    from leadledger.reports import spend_report
+
+    with context.ledger() as ledger:
+        data = spend_report(ledger, model, load_definitions(definitions_file), by)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    columns = list(data["rows"][0]) if data["rows"] else [by, "spend"]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(data["rows"])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    table = Table(*columns, title=f"spend and {model} credit",
+                  caption=f"definitions {data['definitions']}")  # fmt: skip
+    for row in data["rows"]:
+        table.add_row(*(str(row[c]) if row[c] is not None else "-" for c in columns))
+    out.print(table)
+
+
 @cli.command()
 @model_option
 @click.option("--conversion", type=click.Choice(CONVERSION_KINDS), default=None)

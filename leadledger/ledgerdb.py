@@ -65,6 +65,19 @@ conversions = sa.Table(
     sa.Column("currency", sa.String(8), nullable=False, comment="ISO 4217, or count"),
 )
 
+spend = sa.Table(
+    "ll_spend",
+    metadata,
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("recorded_at", Timestamp),
+    sa.Column("channel", sa.String(200), nullable=False),
+    sa.Column("campaign", sa.String(200)),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("currency", sa.String(8), nullable=False),
+)
+
 dead_letters = sa.Table(
     "ll_dead_letters",
     metadata,
@@ -75,7 +88,9 @@ dead_letters = sa.Table(
     sa.Column("dead_lettered_at", Timestamp, nullable=False),
 )
 
-TABLES: dict[str, sa.Table] = {"leads": leads, "touches": touches, "conversions": conversions}
+TABLES: dict[str, sa.Table] = {
+    "leads": leads, "touches": touches, "conversions": conversions, "spend": spend,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

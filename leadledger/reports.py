@@ -8,7 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from leadledger.ledgerdb import LedgerDB, conversions, leads, touches
+from leadledger.ledgerdb import LedgerDB, conversions, leads, spend, touches
 from leadledger.projections.attribution import (
     Conversion,
     Credit,
@@ -170,6 +170,53 @@ def explain(
         "touches": rows,
         "unattributed": None in mine,
     }
+
+
+def spend_report(
+    ledger: LedgerDB, model: str, definitions: Definitions, by: str = "channel"
+) -> dict[str, Any]:
+    """Spend beside attributed leads, MQLs, deals and revenue: CPL, cost per MQL and deal,
+    and ROAS. A re-reported day of spend replaces the earlier report (latest event time)."""
+    latest: dict[tuple[str, str, Any], Any] = {}
+    for row in sorted(ledger.select(spend), key=lambda r: (as_utc(r.occurred_at), r.event_id)):
+        latest[(row.channel, row.campaign or "", row.day)] = row
+    spent: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for row in latest.values():
+        group = row.channel if by == "channel" else (row.campaign or "(none)")
+        spent[(group, row.currency)] += Decimal(row.amount)
+    attributed: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    revenue: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for kind in ("lead", "mql", "deal_won"):
+        found, _ = credits_for(ledger, model, definitions, kind)
+        for credit in found:
+            group = str(getattr(credit, by) or "(none)")
+            share = Decimal(credit.weight.numerator) / Decimal(credit.weight.denominator)
+            attributed[group][kind] += share
+            if kind == "deal_won":
+                revenue[(group, credit.currency)] += credit.value
+
+    def per(cost: Decimal, count: Decimal) -> str | None:
+        return decimal_text((cost / count).quantize(Decimal("0.01"))) if count else None
+
+    rows = []
+    for (group, currency), cost in sorted(spent.items()):
+        counts = attributed[group]
+        earned = revenue[(group, currency)]
+        rows.append({
+            by: group,
+            "currency": currency,
+            "spend": decimal_text(cost),
+            "leads": weight_text(counts["lead"]),
+            "mqls": weight_text(counts["mql"]),
+            "deals": weight_text(counts["deal_won"]),
+            "revenue": decimal_text(earned),
+            "cost_per_lead": per(cost, counts["lead"]),
+            "cost_per_mql": per(cost, counts["mql"]),
+            "cost_per_deal": per(cost, counts["deal_won"]),
+            "roas": weight_text(earned / cost) if cost else None,
+        })  # fmt: skip
+    return {"report": "spend", "model": model, "by": by, "definitions": definitions.hash,
+            "rows": rows}  # fmt: skip
 
 
 def summary(ledger: LedgerDB) -> dict[str, int]:

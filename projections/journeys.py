@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-Table = Literal["leads", "touches", "conversions"]
+Table = Literal["leads", "touches", "conversions", "spend"]
 Row = tuple[Table, dict[str, Any]]
 COUNT = "count"  # the unit of conversions that are counted, not valued in money
 CONVERSION_KINDS = ("lead", "mql", "sql", "opportunity", "pipeline", "deal_won", "purchase")
@@ -20,6 +20,10 @@ TOUCH_FIELDS = ("channel", "source", "medium", "campaign", "content", "cost")
 
 def rows_for(event_type: str, record: dict[str, Any]) -> list[Row]:
     """The read-model rows of one domain event; events that add nothing return []."""
+    if event_type == "spend":
+        fields = ("event_id", "occurred_at", "recorded_at", "channel", "campaign", "day")
+        spend = {k: record[k] for k in fields}
+        return [("spend", spend | {"amount": record["amount"], "currency": record["currency"]})]
     if "lead_id" not in record:
         return []
     common = {

@@ -89,3 +89,22 @@ def test_definitions_file_changes_the_report_and_its_hash(tmp_path: Path) -> Non
                      str(rules), check=False)  # fmt: skip
     assert bad.returncode == 1
     assert "defs.toml: attribution.lookback: Extra inputs are not permitted" in bad.stderr
+
+
+def test_spend_report_gives_cost_per_attributed_lead_mql_deal_and_roas(tmp_path: Path) -> None:
+    # First touch (see tests/expected.py): L1 -> paid_search, L2 -> email, L3 -> referral,
+    # for its lead, its MQL and its won deal. The paid_search day was re-reported: 150 wins.
+    for name in ("skeleton.jsonl", "spend.jsonl"):
+        leadledger("--data-dir", str(tmp_path), "ingest", str(DATA / name))
+    report = json.loads(
+        leadledger("--data-dir", str(tmp_path), "report", "spend", "--format", "json").stdout
+    )
+    rows = {row["channel"]: row for row in report["rows"]}
+    assert rows["email"] == {
+        "channel": "email", "currency": "EUR", "spend": "50.00", "leads": "1", "mqls": "1",
+        "deals": "1", "revenue": "2500.50", "cost_per_lead": "50.00", "cost_per_mql": "50.00",
+        "cost_per_deal": "50.00", "roas": "50.01",
+    }  # fmt: skip
+    assert (rows["paid_search"]["spend"], rows["paid_search"]["roas"]) == ("150.00", "6.666667")
+    assert (rows["referral"]["cost_per_deal"], rows["referral"]["roas"]) == ("20.00", "20")
+    assert set(rows) == {"email", "paid_search", "referral"}
