@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
@@ -24,27 +24,39 @@ State = tuple[str, ...]
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 
 
-def _states(path: Path, order: int) -> list[State]:
+def _states(path: State, order: int) -> list[State]:
     """The chain's states along a path: the last ``order`` channels at each step."""
-    return [tuple(path[max(0, i - order + 1) : i + 1]) for i in range(len(path))]
+    if order == 1:
+        return [(channel,) for channel in path]
+    return [path[max(0, i - order + 1) : i + 1] for i in range(len(path))]
 
 
-def conversion_probability(
-    converting: Sequence[Path], lost: Sequence[Path], order: int = 1, removed: str | None = None
-) -> float:
-    """P(conversion) from the start state of the order-k chain fitted on the paths.
+Transitions = dict[State, dict[State, int]]
 
-    With ``removed``, every state containing that channel leads to the null state instead:
-    the chain as if the channel did not exist.
+
+def transitions(converting: Sequence[Path], lost: Sequence[Path], order: int = 1) -> Transitions:
+    """Counts of moves between the order-k chain's states, over every journey.
+
+    Identical journeys are counted once and weighted, so a million journeys over a few
+    thousand distinct paths cost a few thousand walks.
     """
-    counts: dict[State, dict[State, int]] = defaultdict(lambda: defaultdict(int))
+    counts: Transitions = defaultdict(lambda: defaultdict(int))
     for paths, end in ((converting, CONVERSION), (lost, NULL)):
-        for path in paths:
+        for path, times in Counter(map(tuple, paths)).items():
             if not path:
                 continue
             steps: list[State] = [(START,), *_states(path, order), (end,)]
             for here, there in itertools.pairwise(steps):
-                counts[here][there] += 1
+                counts[here][there] += times
+    return counts
+
+
+def solve(counts: Transitions, removed: str | None = None) -> float:
+    """P(conversion) from the start state of the absorbing chain, by one linear solve.
+
+    With ``removed``, every state containing that channel leads to the null state instead:
+    the chain as if the channel did not exist.
+    """
     if (START,) not in counts:
         return 0.0  # no journeys at all
     transient = sorted(counts)
@@ -53,9 +65,9 @@ def conversion_probability(
     q = np.zeros((size, size))
     r = np.zeros(size)
     for here, outgoing in counts.items():
-        total = sum(outgoing.values())
         if removed is not None and here != (START,) and removed in here:
             continue  # a removed state converts nothing: all its mass goes to null
+        total = sum(outgoing.values())
         for there, count in outgoing.items():
             if there == (CONVERSION,):
                 r[index[here]] += count / total
@@ -65,18 +77,23 @@ def conversion_probability(
     return float(solution[index[(START,)]])
 
 
+def conversion_probability(
+    converting: Sequence[Path], lost: Sequence[Path], order: int = 1, removed: str | None = None
+) -> float:
+    """P(conversion) of the order-k chain fitted on the journeys (optionally less a channel)."""
+    return solve(transitions(converting, lost, order), removed)
+
+
 def removal_effects(
     converting: Sequence[Path], lost: Sequence[Path], order: int = 1
 ) -> dict[str, float]:
     """How much of the conversion probability is lost when each channel is removed."""
-    base = conversion_probability(converting, lost, order)
-    channels = sorted({c for path in [*converting, *lost] for c in path})
+    counts = transitions(converting, lost, order)
+    base = solve(counts)
+    channels = sorted({c for state in counts for c in state} - {START, CONVERSION, NULL})
     if base == 0:
         return dict.fromkeys(channels, 0.0)
-    return {
-        c: max(0.0, 1 - conversion_probability(converting, lost, order, removed=c) / base)
-        for c in channels
-    }
+    return {c: max(0.0, 1 - solve(counts, removed=c) / base) for c in channels}
 
 
 def shapley_values(

@@ -10,6 +10,7 @@ else; definitions files may override them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -194,24 +195,57 @@ class Model:
     defaults: Mapping[str, Any]
     fit: Fit | None = None
     """Fitted on every journey (converting and not) before credits are split."""
+    positional: bool = False
+    """Weights depend on the path's length alone, so they can be computed once per length."""
 
 
 MODELS: Mapping[str, Model] = {
-    "first_touch": Model(first_touch, {}),
-    "last_touch": Model(last_touch, {}),
+    "first_touch": Model(first_touch, {}, positional=True),
+    "last_touch": Model(last_touch, {}, positional=True),
     "last_non_direct": Model(last_non_direct, {"direct": "direct"}),
-    "linear": Model(linear, {}),
+    "linear": Model(linear, {}, positional=True),
     "time_decay": Model(time_decay, {"half_life_days": 7}),
-    "position_based": Model(position_based, {"first": "0.4", "last": "0.4"}),
+    "position_based": Model(position_based, {"first": "0.4", "last": "0.4"}, positional=True),
     "w_shaped": Model(w_shaped, {"milestone_share": "0.3"}),
     "full_path": Model(full_path, {"milestone_share": "0.225"}),
-    "j_shaped": Model(j_shaped, {"first": "0.2", "last": "0.6"}),
-    "inverse_j": Model(j_shaped, {"first": "0.6", "last": "0.2"}),
-    "custom_position": Model(custom_position, {"weights": ["1"]}),
+    "j_shaped": Model(j_shaped, {"first": "0.2", "last": "0.6"}, positional=True),
+    "inverse_j": Model(j_shaped, {"first": "0.6", "last": "0.2"}, positional=True),
+    "custom_position": Model(custom_position, {"weights": ["1"]}, positional=True),
     "custom_channel": Model(custom_channel, {"weights": {}, "default": "1"}),
     "markov": Model(fitted, {"order": 1}, fit_markov),
     "shapley": Model(fitted, {"exact_up_to": 15, "samples": 2000, "seed": 7}, fit_shapley),
 }
+
+
+def channel_totals(
+    model: str, paths: Iterable[Sequence[str]], params: Params | None = None
+) -> dict[str, float]:
+    """Conversions credited per channel over many journeys (channel sequences), for
+    population-level reports: distinct paths are weighed once, positional models once per
+    length. Time- and milestone-based models need :func:`attribute` instead."""
+    spec = MODELS[model]
+    if spec.fit is not None or (not spec.positional and spec.fn is not last_non_direct):
+        raise ValueError(f"{model} needs touch times or a fit: use attribute()")
+    settings = {**spec.defaults, **(params or {})}
+    conversion = Conversion("-", "-", _EPOCH, Decimal(1), "-")
+    by_length: dict[int, list[float]] = {}
+    totals: dict[str, float] = {}
+    for path, times in Counter(map(tuple, paths)).items():
+        if not path:
+            continue
+        if spec.positional and len(path) in by_length:
+            weights = by_length[len(path)]
+        else:
+            touches = [TouchPoint(_EPOCH, str(i), channel) for i, channel in enumerate(path)]
+            weights = [float(w) for w in spec.fn(touches, conversion, settings)]
+            if spec.positional:
+                by_length[len(path)] = weights
+        for channel, weight in zip(path, weights, strict=True):
+            totals[channel] = totals.get(channel, 0.0) + weight * times
+    return totals
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def split(conversion: Conversion, path: Sequence[TouchPoint], weights: Weights) -> list[Credit]:

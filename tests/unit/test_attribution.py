@@ -17,6 +17,7 @@ from leadledger.projections.attribution import (
     TouchPoint,
     attribute,
     by_channel,
+    channel_totals,
 )
 from leadledger.projections.definitions import (
     Definitions,
@@ -245,3 +246,15 @@ def test_credits_are_never_negative_and_sum_to_the_value(
     assert all(c.weight >= 0 and c.value >= 0 for c in credits)
     assert sum(c.weight for c in credits) == 1
     assert sum(c.value for c in credits) == value
+
+
+@pytest.mark.parametrize("model", ["first_touch", "last_touch", "linear", "position_based"])
+def test_channel_totals_equal_the_sum_of_per_conversion_credits(model: str) -> None:
+    paths = [["a", "b", "a"], ["b"], ["a", "b", "a"], ["c", "a"]]
+    touches = {f"L{i}": path_of(*p) for i, p in enumerate(paths)}
+    conversions = [Conversion(f"c{i}", f"L{i}", at(9), Decimal(1), "EUR") for i in range(4)]
+    per_credit: dict[str, float] = {}
+    for credit in attribute(model, conversions, touches):
+        per_credit[credit.channel] = per_credit.get(credit.channel, 0.0) + float(credit.weight)
+    totals = {c: v for c, v in channel_totals(model, paths).items() if v}
+    assert totals == pytest.approx(per_credit)
