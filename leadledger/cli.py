@@ -304,7 +304,8 @@ format_option = click.option(
 
 @report.command("attribution")
 @model_option
-@click.option("--by", type=click.Choice(["channel", "campaign", "source"]), default="channel",
+@click.option("--by", type=click.Choice(["channel", "campaign", "source", "medium"]),
+              default="channel",
               show_default=True)  # fmt: skip
 @click.option("--conversion", type=click.Choice(CONVERSION_KINDS), default=None,
               help="Which conversions earn credit (default: the definitions' choice).")  # fmt: skip

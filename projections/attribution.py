@@ -58,6 +58,7 @@ class Credit:
     currency: str
     campaign: str | None = None
     source: str | None = None
+    medium: str | None = None
 
 
 Weights = list[Fraction]
@@ -264,7 +265,7 @@ def split(conversion: Conversion, path: Sequence[TouchPoint], weights: Weights) 
     values[largest] += conversion.value - sum(values, Decimal(0))
     return [
         Credit(conversion.conversion_id, t.event_id, t.channel, w, v, conversion.currency,
-               t.campaign, t.source)
+               t.campaign, t.source, t.medium)
         for t, w, v in zip(path, weights, values, strict=True)
         if w  # a touch with no share earns no credit row
     ]  # fmt: skip
