@@ -258,3 +258,13 @@ def test_channel_totals_equal_the_sum_of_per_conversion_credits(model: str) -> N
         per_credit[credit.channel] = per_credit.get(credit.channel, 0.0) + float(credit.weight)
     totals = {c: v for c, v in channel_totals(model, paths).items() if v}
     assert totals == pytest.approx(per_credit)
+
+
+def test_the_readme_definitions_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = tmp_path / "readme.toml"
+    example.write_text(readme.split("```toml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    loaded = load(example)
+    assert loaded.attribution.conversion_windows == {"display": 1}
+    assert list(loaded.attribution.path_transforms) == ["exposure", "remove_if_last_and_not_all"]
+    assert loaded.model_params("time_decay") == {"half_life_days": 14}
