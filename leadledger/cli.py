@@ -275,11 +275,8 @@ def run_projection(
     from leadledger.consumers.runloop import RunLoop
 
     kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
-    ledger = LedgerDB(context.database().ledger_url())
-    try:
+    with context.ledger() as ledger:
         count = run(kafka, ledger, RunLoop(until_idle))
-    finally:
-        ledger.close()
     out.print(f"projected {count} events from {kafka.domain_topic}")
 
 
@@ -344,11 +341,7 @@ def report_spend(
         return
     columns = list(data["rows"][0]) if data["rows"] else [by, "spend"]
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(data["rows"])
-        click.echo(buffer.getvalue(), nl=False)
+        _echo_csv(columns, data["rows"])
         return
     table = Table(*columns, title=f"spend and {model} credit",
                   caption=f"definitions {data['definitions']}")  # fmt: skip
@@ -371,12 +364,7 @@ def credits(
     definitions = load_definitions(definitions_file)
     with context.ledger() as ledger:
         found, _ = credits_for(ledger, model, definitions, conversion)
-    rows = ledger_rows(found, model, definitions)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, LEDGER_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    click.echo(buffer.getvalue(), nl=False)
+    _echo_csv(LEDGER_COLUMNS, ledger_rows(found, model, definitions))
 
 
 @cli.command("explain")
@@ -443,11 +431,7 @@ def _print_attribution(data: dict[str, Any], fmt: str) -> None:
         return
     columns = [data["by"], "conversions", "value", "currency"]
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(data["credits"])
-        click.echo(buffer.getvalue(), nl=False)
+        _echo_csv(columns, data["credits"])
         return
     table = Table(
         *columns,
@@ -458,6 +442,14 @@ def _print_attribution(data: dict[str, Any], fmt: str) -> None:
     for row in data["credits"]:
         table.add_row(*(row[c] for c in columns))
     out.print(table)
+
+
+def _echo_csv(columns: list[str], rows: list[dict[str, Any]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    click.echo(buffer.getvalue(), nl=False)
 
 
 def _count_lines(path: Path) -> int:
