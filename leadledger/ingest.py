@@ -77,7 +77,7 @@ class Ingestor:
         raise AssertionError("unreachable")
 
     def _apply_one(self, message: IngestEvent, touched: dict[tuple[str, str], Stream]) -> Outcome:
-        route = ROUTES[message.type]
+        route = ROUTES[message.type].of(message)
         key = route.key(message)
         slot = (route.stream.KIND, key)
         stream = touched.get(slot) or self.store.find(route.stream, key)

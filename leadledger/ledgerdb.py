@@ -46,7 +46,11 @@ leads = sa.Table(
 touches = sa.Table(
     "ll_touches",
     metadata,
-    *(c._copy() for c in _journey_columns),
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("lead_id", sa.String(200), index=True, comment="null: an anonymous touch"),
+    sa.Column("anonymous_id", sa.String(200), index=True),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("recorded_at", Timestamp),
     sa.Column("channel", sa.String(200), nullable=False),
     sa.Column("source", sa.String(200)),
     sa.Column("medium", sa.String(200)),
@@ -63,6 +67,21 @@ conversions = sa.Table(
     sa.Column("conversion_id", sa.String(250), nullable=False),
     sa.Column("value", Money, nullable=False),
     sa.Column("currency", sa.String(8), nullable=False, comment="ISO 4217, or count"),
+)
+
+links = sa.Table(
+    "ll_links",
+    metadata,
+    *(c._copy() for c in _journey_columns),
+    sa.Column("anonymous_id", sa.String(200), nullable=False, index=True),
+    sa.Column("linked", sa.Boolean, nullable=False, comment="identify: true; unlink: false"),
+)
+
+merges = sa.Table(
+    "ll_merges",
+    metadata,
+    *(c._copy() for c in _journey_columns),
+    sa.Column("into_lead_id", sa.String(200), nullable=False),
 )
 
 spend = sa.Table(
@@ -90,6 +109,7 @@ dead_letters = sa.Table(
 
 TABLES: dict[str, sa.Table] = {
     "leads": leads, "touches": touches, "conversions": conversions, "spend": spend,
+    "links": links, "merges": merges,
 }  # fmt: skip
 
 

@@ -12,7 +12,15 @@ from datetime import UTC, date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Note = Annotated[str, Field(max_length=2000)]
@@ -47,10 +55,12 @@ class LeadEvent(IngestEvent):
     lead_id: Text = Field(description="The lead, as the source system names it.")
 
 
-class Touch(LeadEvent):
-    """A marketing or sales touch: an ad click, a visit, an email, a call, a meeting."""
+class Touch(IngestEvent):
+    """A marketing or sales touch: an ad click, a visit, an email, a call, a meeting. It names
+    the lead, or the anonymous visitor (cookie, device) until ``identify`` links them."""
 
     type: Literal["touch"] = "touch"
+    lead_id: Text | None = Field(None, description="The lead, if the source knows it.")
     channel: Text = Field(description="Channel grouping, e.g. paid_search, email, direct.")
     source: Text | None = Field(None, description="utm_source or the system's source name.")
     medium: Text | None = Field(None, description="utm_medium.")
@@ -62,6 +72,12 @@ class Touch(LeadEvent):
         "online", description="Online, or the kind of offline touch."
     )
     anonymous_id: Text | None = Field(None, description="The visitor's cookie or device id.")
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> Touch:
+        if self.lead_id is None and self.anonymous_id is None:
+            raise ValueError("a touch names a lead_id, an anonymous_id, or both")
+        return self
 
 
 class Identify(LeadEvent):

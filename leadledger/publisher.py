@@ -43,7 +43,7 @@ class Publisher:
             value = self.schemas.encode(event.type, event.to_record())
             future = self._producer.send(
                 self.kafka.ingest_topic,
-                key=ROUTES[event.type].key(event).encode(),
+                key=ROUTES[event.type].of(event).key(event).encode(),
                 value=value,
                 headers=[(TYPE_HEADER, event.type.encode())],
             )

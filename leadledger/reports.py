@@ -8,7 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from leadledger.ledgerdb import LedgerDB, conversions, leads, spend, touches
+from leadledger.ledgerdb import LedgerDB, conversions, leads, links, merges, spend, touches
 from leadledger.projections.attribution import (
     Conversion,
     Credit,
@@ -45,13 +45,38 @@ class Journeys:
     conversions: list[Conversion]
 
 
-def load_journeys(ledger: LedgerDB, kind: str) -> Journeys:
-    paths: dict[str, list[TouchPoint]] = defaultdict(list)
+def stitched_paths(ledger: LedgerDB) -> dict[str, list[TouchPoint]]:
+    """Each lead's touches, with those of the visitors linked to it and of the leads merged
+    into it. Stitching happens here, at read time, so it is the same whatever order the
+    identify, unlink, merge and touch events arrived in, and on whichever partitions."""
+    own: dict[str, list[TouchPoint]] = defaultdict(list)
+    anonymous: dict[str, list[TouchPoint]] = defaultdict(list)
     for row in ledger.select(touches):
-        paths[row.lead_id].append(
-            TouchPoint(as_utc(row.occurred_at), row.event_id, row.channel, row.campaign,
-                       row.source, row.medium)
-        )  # fmt: skip
+        touch = TouchPoint(as_utc(row.occurred_at), row.event_id, row.channel, row.campaign,
+                           row.source, row.medium)  # fmt: skip
+        if row.lead_id is None:
+            anonymous[row.anonymous_id].append(touch)
+        else:
+            own[row.lead_id].append(touch)
+    linked: dict[tuple[str, str], bool] = {}  # (lead, visitor): the latest identify or unlink
+    for row in sorted(ledger.select(links), key=lambda r: (as_utc(r.occurred_at), r.event_id)):
+        linked[(row.lead_id, row.anonymous_id)] = row.linked
+    for (lead, visitor), is_linked in linked.items():
+        if is_linked:
+            own[lead].extend(anonymous.get(visitor, ()))
+    merged_into = {row.lead_id: row.into_lead_id for row in ledger.select(merges)}
+    paths: dict[str, list[TouchPoint]] = {lead: list(found) for lead, found in own.items()}
+    for lead in merged_into:
+        survivor, seen = merged_into[lead], {lead}
+        while survivor in merged_into and survivor not in seen:  # a chain of merges
+            seen.add(survivor)
+            survivor = merged_into[survivor]
+        paths.setdefault(survivor, []).extend(own.get(lead, ()))
+    return paths
+
+
+def load_journeys(ledger: LedgerDB, kind: str) -> Journeys:
+    paths = stitched_paths(ledger)
     milestones: dict[str, dict[str, Any]] = defaultdict(dict)
     rows = ledger.select(conversions)
     for row in rows:
@@ -66,7 +91,7 @@ def load_journeys(ledger: LedgerDB, kind: str) -> Journeys:
         for row in rows
         if row.kind == kind
     ]  # fmt: skip
-    return Journeys(dict(paths), chosen)
+    return Journeys(paths, chosen)
 
 
 def credits_for(

@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.utils import resolve_topic
 
 from leadledger.codec import registry
+from leadledger.domain.lead import Lead
 from leadledger.domain.stream import Stream
 
 WireEvent = tuple[str, dict[str, Any]]
@@ -45,7 +46,7 @@ def to_wire(event: object) -> WireEvent:
     record: dict[str, Any] = {}
     for name in registry().field_names(event.NAME):
         if name == "lead_id":
-            record[name] = event.stream_key
+            record[name] = event.stream_key if isinstance(event, Lead.Event) else None
         elif name == "recorded_at":
             record[name] = utc(event.timestamp)
         elif name == "occurred_at":

@@ -11,19 +11,22 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-Table = Literal["leads", "touches", "conversions", "spend"]
+Table = Literal["leads", "touches", "conversions", "spend", "links", "merges"]
 Row = tuple[Table, dict[str, Any]]
 COUNT = "count"  # the unit of conversions that are counted, not valued in money
 CONVERSION_KINDS = ("lead", "mql", "sql", "opportunity", "pipeline", "deal_won", "purchase")
-TOUCH_FIELDS = ("channel", "source", "medium", "campaign", "content", "cost")
+TOUCH_FIELDS = ("channel", "source", "medium", "campaign", "content", "cost", "anonymous_id")
 
 
 def rows_for(event_type: str, record: dict[str, Any]) -> list[Row]:
     """The read-model rows of one domain event; events that add nothing return []."""
     if event_type == "spend":
-        fields = ("event_id", "occurred_at", "recorded_at", "channel", "campaign", "day")
-        spend = {k: record[k] for k in fields}
-        return [("spend", spend | {"amount": record["amount"], "currency": record["currency"]})]
+        spend_fields = ("event_id", "occurred_at", "recorded_at", "channel", "campaign", "day")
+        spend = {k: record[k] for k in (*spend_fields, "amount", "currency")}
+        return [("spend", spend)]
+    if event_type == "touch" and record["lead_id"] is None:  # a visitor's touch
+        touch_fields = ("event_id", "lead_id", "occurred_at", "recorded_at", *TOUCH_FIELDS)
+        return [("touches", {k: record[k] for k in touch_fields})]
     if "lead_id" not in record:
         return []
     common = {
@@ -50,6 +53,11 @@ def rows_for(event_type: str, record: dict[str, Any]) -> list[Row]:
                 common | {"origin": record["origin"], "segment": record["segment"]},
             )
             return [lead, conversion("lead", Decimal(1), COUNT)]
+        case "identify" | "unlink":
+            linked = event_type == "identify"
+            return [("links", common | {"anonymous_id": record["anonymous_id"], "linked": linked})]
+        case "merged":
+            return [("merges", common | {"into_lead_id": record["into_lead_id"]})]
         case "stage_changed":
             return [conversion(record["stage"], Decimal(1), COUNT)]
         case "deal_opened":
