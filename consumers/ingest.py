@@ -1,22 +1,28 @@
 """The ingest consumer: ingest topic -> validation -> Lead aggregates -> event store.
 
-Offsets are committed only after the event store has committed the batch and its dead
-letters are acknowledged by the broker, so a crash re-delivers rather than loses; the
-re-delivered records are then recognised as duplicates by their event ids.
+Offsets are committed only after the event store has committed the batch, its parked facts
+and intake records are written, and its dead letters are acknowledged by the broker, so a
+crash re-delivers rather than loses; re-delivered records are recognised as duplicates by
+their event ids. Dead letters also go to the ledger database, where ``leadledger
+deadletters`` lists, shows and replays them.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from typing import Any
 
 from kafka.consumer.fetcher import ConsumerRecord
 
 from leadledger import kafka as kafka_io
-from leadledger.codec import DecodeError, registry
+from leadledger.codec import DecodeError, SchemaRegistry, registry
 from leadledger.config import Kafka
 from leadledger.consumers.runloop import RunLoop, Throughput
 from leadledger.ingest import Ingestor, Tally
-from leadledger.messages import IngestEvent, InvalidEvent, from_record
+from leadledger.intake import Intake, Received
+from leadledger.ledgerdb import LedgerDB
+from leadledger.messages import InvalidEvent, from_record
 from leadledger.store import EventStore
 
 log = logging.getLogger("leadledger.ingest")
@@ -25,10 +31,21 @@ REASON_HEADER = "leadledger.reason"
 ORIGIN_HEADER = "leadledger.origin"
 
 
-def run_ingest(kafka: Kafka, store: EventStore, loop: RunLoop, group: str = GROUP) -> Tally:
+def run_ingest(
+    kafka: Kafka,
+    store: EventStore,
+    ledger: LedgerDB,
+    loop: RunLoop,
+    group: str = GROUP,
+    max_wait: timedelta = timedelta(minutes=5),
+) -> Tally:
+    """Consume until ``loop`` says stop; return how every received record was settled.
+
+    Parked facts (see ``intake``) wait in the ledger database for at most ``max_wait``.
+    """
     kafka_io.ensure_topics(kafka)
     schemas = registry()
-    ingestor = Ingestor(store)
+    intake = Intake(Ingestor(store), ledger, max_wait)
     consumer = kafka_io.consumer(kafka, group_id=group)
     consumer.subscribe([kafka.ingest_topic])
     dead_letters = kafka_io.producer(kafka)
@@ -39,48 +56,52 @@ def run_ingest(kafka: Kafka, store: EventStore, loop: RunLoop, group: str = GROU
         while loop.go_on():
             polled = consumer.poll(timeout_ms=500)
             records: list[ConsumerRecord] = [r for batch in polled.values() for r in batch]
-            if not records:
-                continue
-            loop.worked()
-            valid: list[tuple[ConsumerRecord, IngestEvent]] = []
-            refused: list[tuple[ConsumerRecord, str]] = []
-            for record in records:
-                try:
-                    event_type, data = schemas.decode(record.value or b"")
-                    valid.append((record, from_record(event_type, data)))
-                except DecodeError as exc:
-                    refused.append((record, f"undecodable: {exc}"))
-                except InvalidEvent as exc:
-                    refused.append((record, f"invalid: {exc}"))
-            outcomes = ingestor.apply([message for _, message in valid])
-            for (record, _), outcome in zip(valid, outcomes, strict=True):
-                if outcome.status == "refused":
-                    refused.append((record, outcome.reason or "refused"))
-                else:
-                    tally.add(outcome.status)
-            for record, reason in refused:
-                tally.add("dead_letter", reason)
-                origin = f"{record.topic}/{record.partition}/{record.offset}"
+            if records:
+                loop.worked()
+            batch = [decode(schemas, record) for record in records]
+            for letter in intake.take(batch, tally):
                 dead_letters.send(
                     kafka.dead_letter_topic,
-                    key=record.key,
-                    value=record.value,
+                    key=None,
+                    value=letter.payload,
                     headers=[
-                        (REASON_HEADER, reason.encode()),
-                        (ORIGIN_HEADER, origin.encode()),
+                        (REASON_HEADER, letter.reason.encode()),
+                        (ORIGIN_HEADER, letter.origin.encode()),
                     ],
                 )
             dead_letters.flush()
-            consumer.commit()
-            speed.add(len(records))
+            if records:
+                consumer.commit()
+                lag = _lag(consumer) if speed.due() else None
+                speed.add(len(records), lag)
     finally:
         dead_letters.close()
         consumer.close(autocommit=False)
     log.info(
-        "ingest stopped: %d received, %d stored, %d duplicates, %d dead-lettered",
-        tally.received,
-        tally.stored,
-        tally.duplicates,
-        tally.dead_lettered,
-    )
+        "ingest stopped: %d received, %d stored, %d duplicates, %d dead-lettered, %d parked",
+        tally.received, tally.stored, tally.duplicates, tally.dead_lettered, tally.parked,
+    )  # fmt: skip
     return tally
+
+
+def origin_of(record: ConsumerRecord) -> str:
+    return f"{record.topic}/{record.partition}/{record.offset}"
+
+
+def decode(schemas: SchemaRegistry, record: ConsumerRecord) -> Received:
+    """A consumed record as intake sees it: the event, or why its bytes are not one."""
+    raw = record.value or b""
+    try:
+        event_type, data = schemas.decode(raw)
+        return Received(origin_of(record), raw, from_record(event_type, data))
+    except DecodeError as exc:
+        return Received(origin_of(record), raw, None, f"undecodable: {exc}")
+    except InvalidEvent as exc:
+        return Received(origin_of(record), raw, None, f"invalid: {exc}")
+
+
+def _lag(consumer: Any) -> int:
+    """Records on the broker not yet consumed, over this consumer's partitions."""
+    assigned = list(consumer.assignment())
+    ends = consumer.end_offsets(assigned)
+    return sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)

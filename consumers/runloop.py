@@ -50,6 +50,10 @@ class Throughput:
         self._window = 0
         self._since = time.monotonic()
 
+    def due(self) -> bool:
+        """True when the next ``add`` will log (so costly figures such as lag are wanted)."""
+        return time.monotonic() - self._since >= self.every
+
     def add(self, count: int, lag: int | None = None) -> None:
         self.total += count
         self._window += count

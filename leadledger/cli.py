@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -226,17 +227,24 @@ until_idle_option = click.option(
 @run.command("ingest")
 @with_kafka
 @until_idle_option
+@click.option("--park-seconds", type=float, default=300, show_default=True,
+              help="How long a fact refused for now waits for the fact it depends on.")  # fmt: skip
 @pass_context
 def run_ingest(
-    context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None
+    context: Context,
+    bootstrap_servers: str,
+    topic_prefix: str,
+    until_idle: float | None,
+    park_seconds: float,
 ) -> None:
     """Consume the ingest topic into the event store."""
     from leadledger.consumers.ingest import run_ingest as run
     from leadledger.consumers.runloop import RunLoop
 
     kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
-    with context.open() as (_, store, _ledger):
-        tally = run(kafka, store, RunLoop(until_idle))
+    wait = timedelta(seconds=park_seconds)
+    with context.open() as (_, store, ledger):
+        tally = run(kafka, store, ledger, RunLoop(until_idle), max_wait=wait)
     _print_tally(tally)
 
 
@@ -414,9 +422,10 @@ def deadletters_list(context: Context, fmt: str) -> None:
 
 def _print_tally(tally: Tally) -> None:
     mark = "[green]reconciles[/green]" if tally.reconciles else "[red]DOES NOT RECONCILE[/red]"
+    parked = f" + parked {tally.parked}" if tally.parked else ""
     out.print(
         f"received {tally.received} = stored {tally.stored} + duplicates {tally.duplicates} "
-        f"+ dead-lettered {tally.dead_lettered}: {mark}"
+        f"+ dead-lettered {tally.dead_lettered}{parked}: {mark}"
     )
     if tally.reasons:
         out.print(

@@ -36,14 +36,29 @@ class Tally:
     stored: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    parked: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, status: Status | Literal["dead_letter"], reason: str | None = None) -> None:
+    def add(self, status: str, reason: str | None = None) -> None:
         self.received += 1
+        self._count(status, reason)
+
+    def settle_parked(self, status: str, reason: str | None = None) -> None:
+        """A record counted as parked has reached its fate. One parked by an earlier run
+        re-enters this run's accounting as received now."""
+        if self.parked:
+            self.parked -= 1
+        else:
+            self.received += 1
+        self._count(status, reason)
+
+    def _count(self, status: str, reason: str | None) -> None:
         if status == "stored":
             self.stored += 1
         elif status == "duplicate":
             self.duplicates += 1
+        elif status == "parked":
+            self.parked += 1
         else:
             self.dead_lettered += 1
             kind = (reason or "unknown").split(":", 1)[0]
@@ -51,7 +66,7 @@ class Tally:
 
     @property
     def reconciles(self) -> bool:
-        return self.received == self.stored + self.duplicates + self.dead_lettered
+        return self.received == self.stored + self.duplicates + self.dead_lettered + self.parked
 
 
 class Ingestor:

@@ -107,10 +107,41 @@ dead_letters = sa.Table(
     sa.Column("dead_lettered_at", Timestamp, nullable=False),
 )
 
+parked = sa.Table(
+    "ll_parked",
+    metadata,
+    sa.Column("origin", sa.String(500), primary_key=True),
+    sa.Column("slot", sa.String(500), nullable=False, index=True, comment="stream kind:key"),
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("event_json", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("parked_at", Timestamp, nullable=False),
+)
+
+intake = sa.Table(
+    "ll_intake",
+    metadata,
+    sa.Column("origin", sa.String(500), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text),
+)
+
 TABLES: dict[str, sa.Table] = {
     "leads": leads, "touches": touches, "conversions": conversions, "spend": spend,
     "links": links, "merges": merges,
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A fact refused for now: it waits for the fact it depends on."""
+
+    origin: str
+    slot: str
+    raw: bytes
+    event_json: str
+    reason: str
+    parked_at: datetime
 
 
 @dataclass(frozen=True)
@@ -187,6 +218,67 @@ class LedgerDB:
                 ],
             )
 
+    def park(self, waiting: Sequence[Parked]) -> None:
+        if not waiting:
+            return
+        rows = [
+            {"origin": p.origin, "slot": p.slot, "payload": p.raw, "event_json": p.event_json,
+             "reason": p.reason, "parked_at": p.parked_at}
+            for p in waiting
+        ]  # fmt: skip
+        with self.engine.begin() as conn:
+            conn.execute(self._insert_ignore(parked), rows)
+
+    def parked_slots(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.scalars(sa.select(parked.c.slot).distinct()))
+
+    def parked_in(self, slots: Iterable[str]) -> list[Parked]:
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                sa.select(parked).where(parked.c.slot.in_(list(slots))).order_by(parked.c.origin)
+            )
+            return [_parked(row) for row in result]
+
+    def unpark(self, origins: Sequence[str]) -> None:
+        if origins:
+            with self.engine.begin() as conn:
+                conn.execute(parked.delete().where(parked.c.origin.in_(list(origins))))
+
+    def expire_parked(self, before: datetime) -> list[Parked]:
+        """Take out and return the facts parked before ``before``."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(parked).where(parked.c.parked_at < before)).all()
+            expired = [_parked(row) for row in rows]
+            if expired:
+                conn.execute(
+                    parked.delete().where(parked.c.origin.in_([p.origin for p in expired]))
+                )
+        return expired
+
+    def record_intake(self, fates: dict[str, tuple[str, str | None]]) -> None:
+        """Write each origin's fate; a later fate (parked, then stored) replaces the earlier."""
+        if not fates:
+            return
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(intake)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[intake.c.origin],
+            set_={"status": stmt.excluded.status, "reason": stmt.excluded.reason},
+        )
+        rows = [{"origin": o, "status": s, "reason": r} for o, (s, r) in fates.items()]
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+    def intake_counts(self, prefix: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                sa.select(intake.c.status, sa.func.count())
+                .where(intake.c.origin.startswith(prefix, autoescape=True))
+                .group_by(intake.c.status)
+            )
+            return {status: int(count) for status, count in result}
+
     def select(self, table: sa.Table) -> list[sa.Row[Any]]:
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(table)))
@@ -207,6 +299,15 @@ class LedgerDB:
             index_elements=[checkpoints.c.name, checkpoints.c.stream],
             set_={"position": stmt.excluded.position},
         )
+
+
+def _parked(row: Any) -> Parked:
+    return Parked(row.origin, row.slot, row.payload, row.event_json, row.reason,
+                  _aware(row.parked_at))  # fmt: skip
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 
 from leadledger.files import FileRecord, read_jsonl
 from leadledger.ingest import Ingestor, Tally
-from leadledger.ledgerdb import DeadLetter, LedgerDB
-from leadledger.messages import IngestEvent
+from leadledger.intake import Intake, Received
+from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.journeys import Row, rows_for
 from leadledger.store import EventStore
 from leadledger.wire import to_wire
@@ -27,39 +28,22 @@ def ingest_records(
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
 ) -> Tally:
-    """Store valid records in batches; dead-letter the rest with their origin and reason."""
-    ingestor = Ingestor(store)
+    """Settle records in batches (see ``intake``); at the end, dead-letter what is parked."""
+    intake = Intake(Ingestor(store), ledger, max_wait=timedelta(days=365))
     tally = Tally()
-    batch: list[FileRecord] = []
-
-    def flush() -> None:
-        valid = [r for r in batch if r.message is not None]
-        messages: list[IngestEvent] = [r.message for r in valid if r.message is not None]
-        outcomes = dict(zip((r.origin for r in valid), ingestor.apply(messages), strict=True))
-        letters = []
-        for record in batch:
-            if record.message is None:
-                reason = record.error or "unknown"
-                tally.add("dead_letter", reason)
-                letters.append(DeadLetter(record.origin, reason, record.raw))
-                continue
-            outcome = outcomes[record.origin]
-            if outcome.status == "refused":
-                tally.add("dead_letter", outcome.reason)
-                letters.append(DeadLetter(record.origin, outcome.reason or "refused", record.raw))
-            else:
-                tally.add(outcome.status)
-        ledger.add_dead_letters(letters)
+    batch: list[Received] = []
+    for record in records:
+        batch.append(Received(record.origin, record.raw, record.message, record.error))
+        if len(batch) >= batch_size:
+            intake.take(batch, tally)
+            if progress:
+                progress(len(batch))
+            batch = []
+    if batch:
+        intake.take(batch, tally)
         if progress:
             progress(len(batch))
-        batch.clear()
-
-    for record in records:
-        batch.append(record)
-        if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
+    intake.finish(tally)
     return tally
 
 

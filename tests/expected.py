@@ -21,5 +21,7 @@ FIRST_TOUCH_CREDITS = [
 ]
 SKELETON_TALLY = "received 24 = stored 22 + duplicates 1 + dead-lettered 1: reconciles"
 SKELETON_REFUSED_LINE = 24  # the deal of L9, a lead that was never created
-SKELETON_REFUSAL = "funnel rule: deal_won refused: lead 'L9' is at stage visitor; "
-SKELETON_REFUSAL += "deal_won is allowed at: opportunity, sql"
+SKELETON_RULE = "funnel rule: deal_won refused: lead 'L9' is at stage visitor; "
+SKELETON_RULE += "deal_won is allowed at: opportunity, sql"
+# Refused facts are parked first; at the end of a file, what is still parked is dead.
+SKELETON_REFUSAL = SKELETON_RULE + " (parked until the fact it needs arrived; it never did)"

@@ -27,7 +27,9 @@ def test_kafka_mode_report_equals_embedded_mode_report(
     published = leadledger("publish", str(DATA / "skeleton.jsonl"), env=kafka_env)
     assert f"published {SKELETON_RECORDS} events" in published.stdout
 
-    ingested = leadledger("run", "ingest", "--until-idle", "5", env=kafka_env)
+    ingested = leadledger(
+        "run", "ingest", "--until-idle", "5", "--park-seconds", "0", env=kafka_env
+    )
     assert SKELETON_TALLY in ingested.stdout
     relayed = leadledger("run", "relay", "--until-idle", "2", env=kafka_env)
     assert f"relayed {SKELETON_STORE_EVENTS} events" in relayed.stdout

@@ -1,5 +1,6 @@
 """The Kafka path in-process on a real broker: publisher -> ingest -> relay -> projection."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,8 @@ def test_publish_ingest_relay_project(
 
     store, ledger = open_store(database), LedgerDB(database.ledger_url())
     try:
-        tally = run_ingest(kafka, store, RunLoop(until_idle=4, install_signals=False))
+        loop = RunLoop(until_idle=4, install_signals=False)
+        tally = run_ingest(kafka, store, ledger, loop, max_wait=timedelta(seconds=0))
         assert (tally.received, tally.stored, tally.duplicates, tally.dead_lettered) == (
             SKELETON_RECORDS + 1,
             SKELETON_STORED,

@@ -6,7 +6,7 @@ from leadledger.files import read_jsonl
 from leadledger.ingest import Ingestor
 from leadledger.messages import INGEST_TYPES, IngestEvent
 from leadledger.store import EventStore
-from tests.expected import SKELETON_REFUSAL, SKELETON_STORE_EVENTS, SKELETON_STORED
+from tests.expected import SKELETON_RULE, SKELETON_STORE_EVENTS, SKELETON_STORED
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -21,7 +21,7 @@ def test_each_message_is_stored_duplicate_or_refused_with_a_reason() -> None:
     statuses = [o.status for o in outcomes]
     assert statuses.count("stored") == SKELETON_STORED
     assert statuses.count("duplicate") == 1
-    assert [o.reason for o in outcomes if o.status == "refused"] == [SKELETON_REFUSAL]
+    assert [o.reason for o in outcomes if o.status == "refused"] == [SKELETON_RULE]
     # The refused deal opened no stream for L9.
     assert store.max_position() == SKELETON_STORE_EVENTS
     assert store.find_lead("L9") is None
