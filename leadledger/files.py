@@ -21,6 +21,8 @@ class FileRecord:
 
 
 def read_jsonl(path: Path) -> Iterator[FileRecord]:
+    """Records of a JSON Lines file; origins name the absolute path, so reconcile finds them."""
+    path = path.resolve()
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.rstrip(b"\r\n")

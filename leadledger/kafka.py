@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
 
 from leadledger.config import BrokerUnavailable, Kafka
@@ -70,6 +70,18 @@ def ensure_topics(kafka: Kafka, partitions: int = 3) -> None:
                     raise
     finally:
         admin.close()
+
+
+def topic_size(kafka: Kafka, topic: str) -> int:
+    """Records a topic holds now: end minus start offset, over its partitions."""
+    reader = consumer(kafka)
+    try:
+        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
+        starts = reader.beginning_offsets(partitions)
+        ends = reader.end_offsets(partitions)
+        return sum(ends[tp] - starts[tp] for tp in partitions)
+    finally:
+        reader.close()
 
 
 def _unavailable(kafka: Kafka) -> str:

@@ -105,6 +105,7 @@ dead_letters = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("dead_lettered_at", Timestamp, nullable=False),
+    sa.Column("replayed_at", Timestamp, comment="set when a corrected record was re-submitted"),
 )
 
 parked = sa.Table(
@@ -278,6 +279,20 @@ class LedgerDB:
                 .group_by(intake.c.status)
             )
             return {status: int(count) for status, count in result}
+
+    def dead_letter(self, letter_id: int) -> sa.Row[Any] | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(dead_letters).where(dead_letters.c.id == letter_id)
+            ).first()
+
+    def mark_replayed(self, letter_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                dead_letters.update()
+                .where(dead_letters.c.id == letter_id)
+                .values(replayed_at=datetime.now(UTC))
+            )
 
     def select(self, table: sa.Table) -> list[sa.Row[Any]]:
         with self.engine.connect() as conn:

@@ -1,0 +1,64 @@
+"""Out-of-order facts, dead letters fixed and replayed, and reconcile, through the CLI."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.cli import leadledger, report_json
+
+
+def line(kind: str, event_id: str, lead: str, day: int, **fields: Any) -> str:
+    return json.dumps({"type": kind, "event_id": event_id, "lead_id": lead,
+                       "occurred_at": f"2026-01-{day:02d}T10:00:00Z", "source_system": "crm",
+                       **fields}) + "\n"  # fmt: skip
+
+
+def test_out_of_order_facts_wait_for_what_they_need(tmp_path: Path) -> None:
+    stream = tmp_path / "late.jsonl"
+    stream.write_text(
+        line("deal_won", "w1", "L1", 10, deal_id="D1", amount="1000", currency="EUR")
+        + line("stage_changed", "m1", "L1", 3, stage="mql")
+        + line("touch", "t1", "L1", 1, channel="paid_search")
+        + line("lead_created", "c1", "L1", 2, origin="inbound")
+        + line("stage_changed", "s1", "L1", 4, stage="sql")
+    )
+    result = leadledger("--data-dir", str(tmp_path / "d"), "ingest", str(stream))
+    assert "received 5 = stored 5 + duplicates 0 + dead-lettered 0: reconciles" in result.stdout
+    assert report_json("--data-dir", str(tmp_path / "d"))["credits"] == [
+        {"channel": "paid_search", "currency": "EUR", "conversions": "1", "value": "1000.00"}
+    ]
+
+
+def test_a_corrected_dead_letter_replays_and_changes_the_read_model(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path / "d"))
+    stream = tmp_path / "typo.jsonl"
+    stream.write_text(
+        line("touch", "t1", "L1", 1, channel="paid_search")
+        + line("lead_created", "c1", "L1", 2, origin="inbound")
+        + line("stage_changed", "m1", "L1", 3, stage="mql")
+        + line("stage_changed", "s1", "L1", 4, stage="sql")
+        + line("deal_won", "w1", "l1", 10, deal_id="D1", amount="1000", currency="EUR")
+        + "{broken\n"
+    )
+    leadledger(*data, "ingest", str(stream))
+    reconciled = leadledger(*data, "reconcile", str(stream))
+    assert "received 6 = 4 stored + 0 duplicate + 2 dead-letter + 0 parked; unaccounted 0" in (
+        reconciled.stdout
+    )
+    assert report_json(*data)["credits"] == []
+    letters = json.loads(leadledger(*data, "deadletters", "list", "--format", "json").stdout)
+    [typo] = [d for d in letters if "'l1'" in d["reason"]]
+    shown = json.loads(leadledger(*data, "deadletters", "show", str(typo["id"])).stdout)
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(shown["payload"]["text"].replace('"l1"', '"L1"'))
+    replayed = leadledger(*data, "deadletters", "replay", str(typo["id"]), "--with", str(fixed))
+    assert "received 1 = stored 1 + duplicates 0 + dead-lettered 0: reconciles" in replayed.stdout
+    assert report_json(*data)["credits"] == [
+        {"channel": "paid_search", "currency": "EUR", "conversions": "1", "value": "1000.00"}
+    ]
+    again = json.loads(leadledger(*data, "deadletters", "show", str(typo["id"])).stdout)
+    assert again["replayed_at"] is not None
+    broken = next(d for d in letters if d["reason"].startswith("undecodable"))
+    still = leadledger(*data, "deadletters", "replay", str(broken["id"]), check=False)
+    assert still.returncode == 1
+    assert "the record still does not parse" in still.stderr
