@@ -1,0 +1,101 @@
+"""A messy stream on the real broker settles into the same read models as a clean one.
+
+The messy stream has every record of the clean one, shuffled (out of order, late), a tenth
+of them sent twice, plus bytes that are not Avro, Avro of an unknown schema, and a record
+that fails validation; visitors are identified before or after their touches. Afterwards
+reconcile accounts for every record on the topic, and the attribution reports equal those
+built from the clean stream ingested in order.
+"""
+
+import json
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leadledger import demo
+from leadledger.codec import MAGIC, registry
+from leadledger.config import Database, Kafka
+from leadledger.consumers.ingest import run_ingest
+from leadledger.consumers.projection import run_projection
+from leadledger.consumers.relay import run_relay
+from leadledger.consumers.runloop import RunLoop
+from leadledger.files import read_jsonl
+from leadledger.kafka import topic_size
+from leadledger.ledgerdb import LedgerDB
+from leadledger.pipeline import ingest_file, project_from_store
+from leadledger.projections.definitions import DEFAULTS
+from leadledger.publisher import Publisher
+from leadledger.reports import attribution_report
+from leadledger.store import open_store
+
+pytestmark = pytest.mark.kafka
+REPORTS = [("first_touch", "deal_won"), ("linear", "mql"), ("markov", "deal_won"),
+           ("position_based", "lead")]  # fmt: skip
+
+
+def visitors(count: int) -> list[dict[str, Any]]:
+    """Anonymous touches of visitors who later become leads of the demo data."""
+    records = []
+    for i in range(1, count + 1):
+        cookie, lead = f"cookie-{i}", f"lead-{i:05d}"
+        records.append({"type": "touch", "event_id": f"anon-{i}", "anonymous_id": cookie,
+                        "occurred_at": "2026-01-01T08:00:00+00:00", "source_system": "web",
+                        "channel": "display"})  # fmt: skip
+        records.append({"type": "identify", "event_id": f"id-{i}", "lead_id": lead,
+                        "anonymous_id": cookie, "occurred_at": "2026-03-01T08:00:00+00:00",
+                        "source_system": "web"})  # fmt: skip
+    return records
+
+
+def reports(ledger: LedgerDB) -> list[dict[str, Any]]:
+    return [attribution_report(ledger, model, DEFAULTS, kind=kind) for model, kind in REPORTS]
+
+
+def test_messy_stream_reconciles_and_matches_the_clean_one(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    clean = demo.generate(leads=80, seed=11) + visitors(20)
+    clean_file = tmp_path / "clean.jsonl"
+    clean_file.write_text("".join(json.dumps(r) + "\n" for r in clean), encoding="utf-8")
+
+    embedded = Database.from_settings(data_dir=tmp_path / "clean")
+    store, ledger = open_store(embedded), LedgerDB(embedded.ledger_url())
+    ingest_file(clean_file, store, ledger)
+    project_from_store(store, ledger)
+    expected = reports(ledger)
+    store.close()
+    ledger.close()
+
+    rng = random.Random(2026)
+    messages = [r.message for r in read_jsonl(clean_file) if r.message is not None]
+    messy = messages + rng.sample(messages, len(messages) // 10)
+    rng.shuffle(messy)
+    kafka = Kafka(kafka_bootstrap, topic_prefix)
+    with Publisher(kafka) as publisher:
+        assert publisher.publish(messy).failed == []
+        publisher.send_raw(b"\x00 not avro")
+        publisher.send_raw(MAGIC + bytes.fromhex("0123456789abcdef") + b"\x02x")
+        bad_currency = next(m for m in messages if m.type == "deal_won").to_record()
+        publisher.send_raw(registry().encode("deal_won", bad_currency | {"currency": "eur"}))
+
+    database = Database.from_settings(data_dir=tmp_path / "messy")
+    store, ledger = open_store(database), LedgerDB(database.ledger_url())
+    try:
+        quiet = RunLoop(until_idle=5, install_signals=False)
+        tally = run_ingest(kafka, store, ledger, quiet, max_wait=timedelta(seconds=3))
+        assert tally.received == len(messy) + 3
+        assert tally.reconciles
+        assert tally.reasons.get("undecodable") == 2
+        assert tally.reasons.get("invalid") == 1
+        run_relay(kafka, store, ledger, RunLoop(until_idle=1, install_signals=False))
+        run_projection(kafka, ledger, RunLoop(until_idle=3, install_signals=False))
+        assert reports(ledger) == expected
+        counts = ledger.intake_counts(f"{kafka.ingest_topic}/")
+        assert sum(counts.values()) == topic_size(kafka, kafka.ingest_topic) == len(messy) + 3
+        assert counts.get("parked", 0) == 0
+    finally:
+        ledger.close()
+        store.close()
