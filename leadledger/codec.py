@@ -40,9 +40,13 @@ class Schema:
 class SchemaRegistry:
     """The schemas this build can read and write, found by event type or fingerprint."""
 
-    def __init__(self, schemas: Iterable[Schema]) -> None:
+    def __init__(self, schemas: Iterable[Schema], writers: Iterable[Schema] = ()) -> None:
+        """``schemas`` are the current ones (readers and writers); ``writers`` are released
+        versions, still decoded (into the current shape) when old bytes arrive."""
         self._by_name: dict[str, Schema] = {}
         self._by_fingerprint: dict[bytes, Schema] = {}
+        for schema in writers:
+            self._by_fingerprint[schema.fingerprint] = schema
         for schema in schemas:
             self._by_name[schema.name] = schema
             self._by_fingerprint[schema.fingerprint] = schema
@@ -105,8 +109,16 @@ def load_schema(text: str) -> Schema:
 def registry() -> SchemaRegistry:
     """The registry of the ``.avsc`` files shipped in ``leadledger/schemas``."""
     folder = resources.files("leadledger") / "schemas"
-    return SchemaRegistry(
+    current = [
         load_schema(entry.read_text(encoding="utf-8"))
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
         if entry.name.endswith(".avsc")
-    )
+    ]
+    history = folder / "history"
+    released = [
+        load_schema(version.read_text(encoding="utf-8"))
+        for kind in (sorted(history.iterdir(), key=lambda e: e.name) if history.is_dir() else [])
+        for version in sorted(kind.iterdir(), key=lambda e: e.name)
+        if version.name.endswith(".avsc")
+    ]
+    return SchemaRegistry(current, released)

@@ -28,5 +28,7 @@ def test_wheel_has_one_top_level_package_and_ships_the_schemas(tmp_path: Path) -
     assert top_level == {"leadledger"}
     for module in ("domain/lead.py", "projections/attribution.py", "consumers/relay.py"):
         assert f"leadledger/{module}" in names
-    shipped = {n.rsplit("/", 1)[1] for n in names if n.endswith(".avsc")}
-    assert shipped == {p.name for p in (ROOT / "schemas").glob("*.avsc")}
+    shipped = {n.removeprefix("leadledger/schemas/") for n in names if n.endswith(".avsc")}
+    schemas = ROOT / "schemas"
+    assert shipped == {str(p.relative_to(schemas)) for p in schemas.rglob("*.avsc")}
+    assert "history/touch/v1.avsc" in shipped
