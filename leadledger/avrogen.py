@@ -73,6 +73,16 @@ def avro_type(annotation: Any) -> tuple[Any, bool]:
     raise TypeError(f"no Avro type for {annotation!r}")
 
 
+def literal_values(annotation: Any) -> str:
+    """The allowed words of a ``Literal`` (possibly optional or annotated) field, or ''."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return ", ".join(str(a) for a in typing.get_args(annotation))
+    if origin in (typing.Annotated, typing.Union, types.UnionType):
+        return next((w for a in typing.get_args(annotation) if (w := literal_values(a))), "")
+    return ""
+
+
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     fields: list[dict[str, Any]] = []
     for name, info in model.model_fields.items():
@@ -84,8 +94,10 @@ def schema_of(model: type[BaseModel]) -> dict[str, Any]:
             field["default"] = None
         elif not info.is_required() and isinstance(info.default, str | int | bool):
             field["default"] = info.default
-        if info.description:
-            field["doc"] = info.description
+        words = literal_values(info.annotation)
+        doc = " ".join(p for p in (info.description, words and f"One of: {words}.") if p)
+        if doc:
+            field["doc"] = doc
         fields.append(field)
         if name == "occurred_at":
             fields.append(RECORDED_AT)
@@ -108,6 +120,49 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2) + "\n"
 
 
+def _type_text(avro: Any) -> str:
+    if isinstance(avro, list):
+        return " or ".join(_type_text(a) for a in avro if a != "null")
+    if isinstance(avro, dict):
+        return str(avro.get("logicalType") or avro["type"])
+    return str(avro)
+
+
+def render_docs(schemas: dict[str, dict[str, Any]]) -> str:
+    """Markdown documentation of every event type, generated from the schemas."""
+    lines = [
+        "# Event types",
+        "",
+        "Generated from `schemas/` by `python -m leadledger.avrogen schemas docs/events.md`;",
+        "a test fails when this page and the schemas differ. Timestamps are UTC instants",
+        "(send them with a time zone); money is a decimal with at most 4 places.",
+        "",
+    ]
+    for name, schema in sorted(schemas.items()):
+        lines += [
+            f"## `{name}`",
+            "",
+            schema.get("doc", ""),
+            "",
+            "| field | type | required | about |",
+        ]
+        lines.append("| --- | --- | --- | --- |")
+        for field in schema["fields"]:
+            if field["name"] == "recorded_at":
+                continue  # set by the engine, never sent
+            optional = isinstance(field["type"], list) or "default" in field
+            default = field.get("default")
+            required = "no" if optional else "yes"
+            if optional and default is not None:
+                required = f"no (default `{default}`)"
+            lines.append(
+                f"| `{field['name']}` | {_type_text(field['type'])} | {required} "
+                f"| {field.get('doc', '')} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
 def write(folder: Path) -> list[Path]:
     written = []
     for name, schema in all_schemas().items():
@@ -121,3 +176,6 @@ if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "schemas"
     for path in write(target):
         print(path)
+    if len(sys.argv) > 2:
+        Path(sys.argv[2]).write_text(render_docs(all_schemas()), encoding="utf-8")
+        print(sys.argv[2])

@@ -186,20 +186,21 @@ def ingest(context: Context, file: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_kafka
 def publish(file: Path, bootstrap_servers: str, topic_prefix: str) -> None:
-    """Kafka mode: validate a JSON Lines FILE and publish its events to the ingest topic.
-
-    Invalid lines are reported and not sent.
-    """
-    from leadledger.files import read_jsonl
+    """Kafka mode: validate a JSON Lines or CSV FILE and publish its events to the ingest
+    topic. Invalid lines are reported and not sent."""
+    from leadledger.files import read_records
     from leadledger.publisher import Publisher
 
     kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
-    records = list(read_jsonl(file))
+    records = list(read_records(file))
     invalid = [r for r in records if r.message is None]
     for record in invalid:
         err.print(f"[red]not sent[/red] {record.origin}: {record.error}")
+    valid = [r.message for r in records if r.message is not None]
     with Publisher(kafka) as publisher:
-        report = publisher.publish(r.message for r in records if r.message is not None)
+        report = _with_progress(
+            "publishing", len(valid), lambda step: publisher.publish(valid, progress=step)
+        )
     for event_id, reason in report.failed:
         err.print(f"[red]failed[/red] {event_id}: {reason}")
     out.print(
@@ -490,7 +491,9 @@ def reconcile(
     """Show received = stored + duplicates + dead-lettered (+ parked) for a file or the
     ingest topic; exit 1 if any record is unaccounted for."""
     if file is not None:
-        received = _count_lines(file)
+        from leadledger.files import read_records
+
+        received = sum(1 for _ in read_records(file))
         prefix = f"{file.resolve()}:"
         what = str(file)
     elif topic:

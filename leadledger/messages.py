@@ -110,6 +110,8 @@ class LeadCreated(LeadEvent):
 
 
 class ScoreChanged(LeadEvent):
+    """The lead's score changed (marketing automation, or a scoring model)."""
+
     type: Literal["score_changed"] = "score_changed"
     score: int
     model: Text | None = Field(None, description="The scoring model's name.")
@@ -123,12 +125,16 @@ class StageChanged(LeadEvent):
 
 
 class Assigned(LeadEvent):
+    """The lead was assigned to a sales rep (and team)."""
+
     type: Literal["assigned"] = "assigned"
     rep: Text
     team: Text | None = None
 
 
 class MqlAccepted(LeadEvent):
+    """Sales accepted the MQL (the SLA clock for acceptance stops here)."""
+
     type: Literal["mql_accepted"] = "mql_accepted"
     rep: Text | None = None
 
@@ -142,12 +148,16 @@ class MqlRejected(LeadEvent):
 
 
 class ContactAttempted(LeadEvent):
+    """Sales tried to reach the lead; three attempts come before a no_response verdict."""
+
     type: Literal["contact_attempted"] = "contact_attempted"
     method: Literal["call", "email", "messenger"]
     outcome: Literal["connected", "no_answer", "voicemail", "replied", "bounced", "other"]
 
 
 class SqlConfirmed(LeadEvent):
+    """Sales confirmed the SQL."""
+
     type: Literal["sql_confirmed"] = "sql_confirmed"
     rep: Text | None = None
 
@@ -161,6 +171,8 @@ class Disqualified(LeadEvent):
 
 
 class Recycled(LeadEvent):
+    """The lead went back to marketing nurture (from any stage in play, lost or churned)."""
+
     type: Literal["recycled"] = "recycled"
     reason: ReasonTag
     note: Note | None = None
@@ -174,6 +186,8 @@ class Merged(LeadEvent):
 
 
 class DealOpened(LeadEvent):
+    """A deal (opportunity) was opened; its amount, if known, is pipeline."""
+
     type: Literal["deal_opened"] = "deal_opened"
     deal_id: Text
     amount: Money | None = None
@@ -181,6 +195,8 @@ class DealOpened(LeadEvent):
 
 
 class DealWon(LeadEvent):
+    """A deal was won: revenue, credited by attribution."""
+
     type: Literal["deal_won"] = "deal_won"
     deal_id: Text
     amount: Money = Field(description="Deal value, at most 4 decimal places.")
@@ -188,6 +204,8 @@ class DealWon(LeadEvent):
 
 
 class DealLost(LeadEvent):
+    """A deal was lost, with the reason tag (e.g. competitor_won)."""
+
     type: Literal["deal_lost"] = "deal_lost"
     deal_id: Text
     reason: ReasonTag
@@ -205,12 +223,16 @@ class Purchase(LeadEvent):
 
 
 class Contraction(LeadEvent):
+    """A customer's recurring revenue shrank."""
+
     type: Literal["contraction"] = "contraction"
     amount: Money = Field(description="Recurring revenue lost, as a positive amount.")
     currency: Currency
 
 
 class Churned(LeadEvent):
+    """A customer left."""
+
     type: Literal["churned"] = "churned"
     reason: Text | None = None
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 
-from leadledger.files import FileRecord, read_jsonl
+from leadledger.files import FileRecord, read_records
 from leadledger.ingest import Ingestor, Tally
 from leadledger.intake import Intake, Received
 from leadledger.ledgerdb import LedgerDB
@@ -50,7 +50,7 @@ def ingest_records(
 def ingest_file(
     path: Path, store: EventStore, ledger: LedgerDB, progress: Progress | None = None
 ) -> Tally:
-    return ingest_records(read_jsonl(path), store, ledger, progress=progress)
+    return ingest_records(read_records(path), store, ledger, progress=progress)
 
 
 def project_from_store(

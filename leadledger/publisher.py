@@ -7,7 +7,7 @@ one partition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,9 @@ class Publisher:
         kafka_io.ensure_topics(kafka)
         self._producer = kafka_io.producer(kafka, **config)
 
-    def publish(self, events: Iterable[IngestEvent]) -> PublishReport:
+    def publish(
+        self, events: Iterable[IngestEvent], progress: Callable[[int], None] | None = None
+    ) -> PublishReport:
         """Send ``events`` and wait until the broker has acknowledged each one."""
         report = PublishReport()
         pending = []
@@ -48,7 +50,11 @@ class Publisher:
                 headers=[(TYPE_HEADER, event.type.encode())],
             )
             pending.append((event.event_id, future))
+            if progress and len(pending) % 1000 == 0:
+                progress(1000)
         self._producer.flush()
+        if progress:
+            progress(len(pending) % 1000)
         for event_id, future in pending:
             try:
                 future.get(timeout=30)

@@ -62,3 +62,23 @@ def test_a_corrected_dead_letter_replays_and_changes_the_read_model(tmp_path: Pa
     still = leadledger(*data, "deadletters", "replay", str(broken["id"]), check=False)
     assert still.returncode == 1
     assert "the record still does not parse" in still.stderr
+
+
+def test_csv_files_ingest_and_reconcile_like_json_lines(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "type,event_id,lead_id,occurred_at,source_system,channel,origin,stage,deal_id,amount,currency\n"
+        "touch,t1,L1,2026-01-01T10:00:00Z,ads,paid_search,,,,,\n"
+        "lead_created,c1,L1,2026-01-02T10:00:00Z,crm,,inbound,,,,\n"
+        "stage_changed,m1,L1,2026-01-03T10:00:00Z,crm,,,mql,,,\n"
+        "stage_changed,s1,L1,2026-01-04T10:00:00Z,crm,,,sql,,,\n"
+        "deal_won,w1,L1,2026-01-05T10:00:00Z,crm,,,,D1,250.5,EUR\n"
+        "deal_won,w2,L1,2026-01-05T10:00:00Z,crm,,,,D2,abc,EUR\n"
+    )
+    data = ("--data-dir", str(tmp_path / "d"))
+    result = leadledger(*data, "ingest", str(events))
+    assert "received 6 = stored 5 + duplicates 0 + dead-lettered 1: reconciles" in result.stdout
+    assert "unaccounted 0" in leadledger(*data, "reconcile", str(events)).stdout
+    [letter] = json.loads(leadledger(*data, "deadletters", "list", "--format", "json").stdout)
+    assert letter["origin"].endswith("events.csv:7")
+    assert letter["reason"] == "invalid: deal_won.amount: Input should be a valid decimal"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from leadledger.avrogen import all_schemas, render
+from leadledger.avrogen import all_schemas, render, render_docs
 from leadledger.codec import MAGIC, DecodeError, load_schema, registry
 from leadledger.messages import INGEST_TYPES
 
@@ -79,3 +79,9 @@ def test_unknown_event_type_lists_known_ones() -> None:
         DecodeError, match="unknown event type 'visit'; known types: assigned, churned"
     ):
         registry().encode("visit", {})
+
+
+def test_the_event_docs_are_generated_from_the_schemas() -> None:
+    """docs/events.md: regenerate with `python -m leadledger.avrogen schemas docs/events.md`."""
+    docs = SCHEMAS.parent / "docs" / "events.md"
+    assert docs.read_text(encoding="utf-8") == render_docs(all_schemas())
