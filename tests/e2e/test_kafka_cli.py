@@ -31,6 +31,11 @@ def test_kafka_mode_report_equals_embedded_mode_report(
         "run", "ingest", "--until-idle", "5", "--park-seconds", "0", env=kafka_env
     )
     assert SKELETON_TALLY in ingested.stdout
+    reconciled = leadledger("reconcile", "--topic", env=kafka_env)
+    assert f"received {SKELETON_RECORDS} = 22 stored + 1 duplicate + 1 dead-letter" in (
+        reconciled.stdout
+    )
+    assert "unaccounted 0" in reconciled.stdout
     relayed = leadledger("run", "relay", "--until-idle", "2", env=kafka_env)
     assert f"relayed {SKELETON_STORE_EVENTS} events" in relayed.stdout
     projected = leadledger("run", "projection", "--until-idle", "4", env=kafka_env)
