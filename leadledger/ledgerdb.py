@@ -158,7 +158,10 @@ class LedgerDB:
     """Read-model and checkpoint storage on one SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
-        self.engine = sa.create_engine(url)
+        # Several processes may share a SQLite ledger (scaled-out consumers): wait for the
+        # write lock rather than fail.
+        options = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
