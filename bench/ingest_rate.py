@@ -4,8 +4,10 @@ kafka-python consume rate of the same topic in the same run.
     .venv/bin/python bench/ingest_rate.py [--events 100000] [--bootstrap 127.0.0.1:19092]
 
 Data: seeded touches over leads (10 per lead), published as Avro to a fresh ingest topic of
-3 partitions. Baseline: a kafka-python consumer reading every record of that topic, bytes
-only. leadledger: ``run_ingest`` (decode, validate, dedupe, funnel rules, one store
+6 partitions. Baseline: a kafka-python consumer reading every record of that topic, bytes
+only. leadledger: ``run_ingest`` with one consumer process, then two in one consumer group
+(the engine scales out by partitions; this machine has two cores), each doing decode,
+validate, dedupe, funnel rules, one store
 transaction and one intake write per batch, offsets committed after) into SQLite; the clock
 runs from the first committed batch until the store holds every event (touches and
 stream openings), read from a second connection. Both clocks start at the first record, so
@@ -15,9 +17,9 @@ consumer-group joins do not count as throughput.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shutil
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--bootstrap", default="127.0.0.1:19092")
+    parser.add_argument("--consumers", type=int, default=2, help="Up to this many processes.")
     args = parser.parse_args()
     kafka = Kafka(args.bootstrap, f"bench-{uuid.uuid4().hex[:8]}")
     touches = [
@@ -61,31 +64,49 @@ def main() -> None:
     raw = (count - 1) / (time.perf_counter() - start)
     reader.close()
 
+    print(f"raw kafka-python consume: {raw:,.0f} records/s")
+    for consumers in range(1, args.consumers + 1):
+        group = f"leadledger-bench-{uuid.uuid4().hex[:6]}"
+        ours = ingest_rate(kafka, group, consumers, args.events + args.events // 10)
+        print(f"leadledger ingest, {consumers} consumer process(es) in one group, to the "
+              f"committed SQLite store: {ours:,.0f} events/s "
+              f"({ours / raw:.0%} of raw)")  # fmt: skip
+
+
+def consume(kafka: Kafka, group: str, folder: Path) -> None:
+    """One ingest consumer process: what ``leadledger run ingest`` runs."""
+    database = Database.from_settings(data_dir=folder)
+    store, ledger = open_store(database), LedgerDB(database.ledger_url())
+    # Idle long enough to sit out the group's rebalance when the other consumer joins.
+    run_ingest(kafka, store, ledger, RunLoop(until_idle=15, install_signals=False), group=group)
+    store.close()
+    ledger.close()
+
+
+def ingest_rate(kafka: Kafka, group: str, consumers: int, expected: int) -> float:
+    """Events/s from the first committed batch until the store holds ``expected`` events."""
     folder = Path(tempfile.mkdtemp(prefix="ll-ingest-bench-"))
+    context = multiprocessing.get_context("spawn")
     try:
-        database = Database.from_settings(data_dir=folder)
-        store, ledger = open_store(database), LedgerDB(database.ledger_url())
-        watcher = open_store(database)
-        loop = RunLoop(install_signals=False)
-        worker = threading.Thread(target=run_ingest, args=(kafka, store, ledger, loop))
-        worker.start()
-        expected = args.events + args.events // 10  # touches + one stream opening per lead
+        watcher = open_store(Database.from_settings(data_dir=folder))
+        workers = [context.Process(target=consume, args=(kafka, group, folder))
+                   for _ in range(consumers)]  # fmt: skip
+        for worker in workers:
+            worker.start()
         while (first := watcher.max_position()) == 0:
             time.sleep(0.01)
         start = time.perf_counter()  # sustained rate: from the first committed batch
         while watcher.max_position() < expected:
+            if time.perf_counter() - start > 600:
+                raise SystemExit(f"gave up: {watcher.max_position()} of {expected} stored")
             time.sleep(0.05)
-        ours = (expected - first) / (time.perf_counter() - start)
-        loop.stopping = True
-        worker.join()
+        rate = (expected - first) / (time.perf_counter() - start)
+        for worker in workers:
+            worker.join()
         watcher.close()
-        store.close()
-        ledger.close()
+        return rate
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"raw kafka-python consume: {raw:,.0f} records/s")
-    print(f"leadledger ingest to the committed SQLite store: {ours:,.0f} events/s "
-          f"({ours / raw:.0%} of raw)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def consumer(kafka: Kafka, **overrides: Any) -> KafkaConsumer:
         raise BrokerUnavailable(_unavailable(kafka)) from None
 
 
-def ensure_topics(kafka: Kafka, partitions: int = 3) -> None:
+def ensure_topics(kafka: Kafka, partitions: int = 6) -> None:
     """Create leadledger's topics if missing; the domain and dead-letter topics keep forever."""
     wanted = {
         kafka.ingest_topic: {},

@@ -7,6 +7,7 @@ which event they reflect are written in one transaction, so a crash never counts
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -164,7 +165,16 @@ class LedgerDB:
         self.engine = sa.create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        for attempt in range(10):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except sa.exc.DatabaseError:
+                # Consumers started together race to create the tables; the loser waits
+                # and checks again (create_all skips the tables that exist by then).
+                if attempt == 9:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -261,7 +271,9 @@ class LedgerDB:
         return expired
 
     def record_intake(self, fates: dict[str, tuple[str, str | None]]) -> None:
-        """Write each origin's fate; a later fate (parked, then stored) replaces the earlier."""
+        """Write each origin's fate; a later fate (parked, then stored) replaces the earlier,
+        but stored is final: the same offset delivered again (at least once) is not
+        re-labelled a duplicate of itself."""
         if not fates:
             return
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
@@ -269,6 +281,7 @@ class LedgerDB:
         stmt = stmt.on_conflict_do_update(
             index_elements=[intake.c.origin],
             set_={"status": stmt.excluded.status, "reason": stmt.excluded.reason},
+            where=intake.c.status != "stored",
         )
         rows = [{"origin": o, "status": s, "reason": r} for o, (s, r) in fates.items()]
         with self.engine.begin() as conn:

@@ -110,4 +110,4 @@ def test_the_engine_creates_its_topics_with_infinite_retention(
         assert configs["retention.ms"] == "-1"
         assert configs["retention.bytes"] == "-1"
         assert configs["cleanup.policy"] == "delete"
-    assert partitions == 3
+    assert partitions == 6
