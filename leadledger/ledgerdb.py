@@ -6,8 +6,8 @@ which event they reflect are written in one transaction, so a crash never counts
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
