@@ -10,6 +10,7 @@ deadletters`` lists, shows and replays them.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from leadledger.store import EventStore
 
 log = logging.getLogger("leadledger.ingest")
 GROUP = "leadledger-ingest"
+JOIN_TIMEOUT = 60.0  # seconds a new consumer may take to get its partitions
 REASON_HEADER = "leadledger.reason"
 ORIGIN_HEADER = "leadledger.origin"
 
@@ -52,12 +54,13 @@ def run_ingest(
     tally = Tally()
     speed = Throughput("ingest")
     loop.worked()  # the quiet spell counts from here, not from setup
+    joining_until = time.monotonic() + JOIN_TIMEOUT
     try:
         while loop.go_on():
             polled = consumer.poll(timeout_ms=500)
             records: list[ConsumerRecord] = [r for batch in polled.values() for r in batch]
-            if records:
-                loop.worked()
+            if records or (not consumer.assignment() and time.monotonic() < joining_until):
+                loop.worked()  # work, or still joining the group: not a quiet spell yet
             batch = [decode(schemas, record) for record in records]
             for letter in intake.take(batch, tally):
                 dead_letters.send(

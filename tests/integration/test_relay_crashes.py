@@ -36,7 +36,7 @@ def test_killed_relay_resends_but_never_skips(
 ) -> None:
     database = Database.from_settings(data_dir=tmp_path / "data")
     store, ledger = open_store(database), LedgerDB(database.ledger_url())
-    ingest_file(demo.write_jsonl(demo.generate(leads=1200, seed=3), tmp_path / "in.jsonl"),
+    ingest_file(demo.write_jsonl(demo.generate(leads=2000, seed=3), tmp_path / "in.jsonl"),
                 store, ledger)  # fmt: skip
     expected = []  # (key, event id) in store order
     for page in store.notifications(0):
