@@ -56,8 +56,8 @@ class Context:
         self.data_dir = data_dir
         self.database_url = database_url
 
-    def database(self, data_dir: Path | None = None) -> Database:
-        return Database.from_settings(data_dir or self.data_dir, self.database_url)
+    def database(self) -> Database:
+        return Database.from_settings(self.data_dir, self.database_url)
 
     @contextmanager
     def ledger(self) -> Iterator[LedgerDB]:
@@ -68,8 +68,10 @@ class Context:
             ledger.close()
 
     @contextmanager
-    def open(self, data_dir: Path | None = None) -> Iterator[tuple[Database, EventStore, LedgerDB]]:
-        database = self.database(data_dir)
+    def open(
+        self, database: Database | None = None
+    ) -> Iterator[tuple[Database, EventStore, LedgerDB]]:
+        database = database or self.database()
         store = open_store(database)
         ledger = LedgerDB(database.ledger_url())
         try:
@@ -145,7 +147,8 @@ def demo(context: Context, leads: int, seed: int) -> None:
     folder = (context.data_dir or default_data_dir()) / "demo"
     shutil.rmtree(folder, ignore_errors=True)
     path = demo_data.write_jsonl(demo_data.generate(leads, seed), folder / "demo.jsonl")
-    with Context(folder, None).open(folder) as (_, store, ledger):
+    # Always SQLite in its own folder, whatever LEADLEDGER_DATABASE_URL says.
+    with context.open(Database(url="sqlite", data_dir=folder)) as (_, store, ledger):
         tally = _with_progress(
             "ingesting", _count_lines(path), lambda p: ingest_file(path, store, ledger, p)
         )
@@ -167,7 +170,7 @@ def demo(context: Context, leads: int, seed: int) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context
 def ingest(context: Context, file: Path) -> None:
-    """Embedded mode: store the events of a JSON Lines FILE and update the read models."""
+    """Embedded mode: store the events of a JSON Lines or CSV FILE and update the read models."""
     from leadledger.pipeline import ingest_file, project_from_store
 
     with context.open() as (database, store, ledger):
