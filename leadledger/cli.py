@@ -11,7 +11,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +35,13 @@ from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
 from leadledger.projections.definitions import load as load_definitions
-from leadledger.projections.journeys import CONVERSION_KINDS
+from leadledger.projections.lifecycle import CONVERSION_KINDS
 from leadledger.store import EventStore, open_store
 
 if TYPE_CHECKING:
     from leadledger.ingest import Tally
+    from leadledger.projections.definitions import Definitions
+    from leadledger.readmodels import ReadModel
 
 LEDGER_COLUMNS = [
     "conversion_id", "touch_event_id", "channel", "campaign", "model", "definitions",
@@ -141,6 +143,7 @@ def demo(context: Context, leads: int, seed: int) -> None:
     The demo works in DATA_DIR/demo, which it recreates on every run.
     """
     from leadledger import demo as demo_data
+    from leadledger import readmodels
     from leadledger.pipeline import ingest_file, project_from_store
     from leadledger.reports import attribution_report, summary
 
@@ -154,8 +157,9 @@ def demo(context: Context, leads: int, seed: int) -> None:
         )
         events = store.max_position()
         _with_progress("projecting", events, lambda p: project_from_store(store, ledger, p))
-        report = attribution_report(ledger, "first_touch", load_definitions(None))
-        counts = summary(ledger)
+        served = readmodels.served(ledger)
+        report = attribution_report(ledger, served, "first_touch", served.definitions)
+        counts = summary(ledger, served)
     out.print(f"[bold]leadledger demo[/bold]: {leads} synthetic leads (seed {seed}) from {path}")
     _print_tally(tally)
     out.print(
@@ -171,14 +175,14 @@ def demo(context: Context, leads: int, seed: int) -> None:
 @pass_context
 def ingest(context: Context, file: Path) -> None:
     """Embedded mode: store the events of a JSON Lines or CSV FILE and update the read models."""
-    from leadledger.pipeline import ingest_file, project_from_store
+    from leadledger.pipeline import behind, ingest_file, project_from_store
 
     with context.open() as (database, store, ledger):
         tally = _with_progress(
             "ingesting", _count_lines(file), lambda p: ingest_file(file, store, ledger, p)
         )
-        behind = store.max_position() - (ledger.position("journeys", "store") or 0)
-        _with_progress("projecting", behind, lambda p: project_from_store(store, ledger, p))
+        lag = behind(store, ledger)
+        _with_progress("projecting", lag, lambda p: project_from_store(store, ledger, p))
     err.print(f"stored in {database.describe()}")
     _print_tally(tally)
     if not tally.reconciles:
@@ -299,7 +303,12 @@ def report() -> None:
 
 definitions_option = click.option(
     "--definitions", "definitions_file", type=click.Path(dir_okay=False, path_type=Path),
-    help="A TOML definitions file (windows, transforms, model parameters); default: built in.",
+    help="A TOML definitions file whose attribution settings to use instead of the read "
+         "model's (its other sections must match; replay a file that changes them).",
+)  # fmt: skip
+read_model_option = click.option(
+    "--read-model", "read_model_name", metavar="NAME",
+    help="Report from this read model (default: the served one; see 'leadledger models').",
 )  # fmt: skip
 model_option = click.option(
     "--model", default="first_touch", show_default=True,
@@ -319,17 +328,19 @@ format_option = click.option(
 @click.option("--conversion", type=click.Choice(CONVERSION_KINDS), default=None,
               help="Which conversions earn credit (default: the definitions' choice).")  # fmt: skip
 @definitions_option
+@read_model_option
 @format_option
 @pass_context
 def report_attribution(
     context: Context, model: str, by: str, conversion: str | None,
-    definitions_file: Path | None, fmt: str,
+    definitions_file: Path | None, read_model_name: str | None, fmt: str,
 ) -> None:  # fmt: skip
     """Credit per channel, campaign or source for one kind of conversion."""
     from leadledger.reports import attribution_report
 
     with context.ledger() as ledger:
-        data = attribution_report(ledger, model, load_definitions(definitions_file), by, conversion)
+        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
+        data = attribution_report(ledger, chosen, model, definitions, by, conversion)
     _print_attribution(data, fmt)
 
 
@@ -338,16 +349,19 @@ def report_attribution(
 @click.option("--by", type=click.Choice(["channel", "campaign"]), default="channel",
               show_default=True)  # fmt: skip
 @definitions_option
+@read_model_option
 @format_option
 @pass_context
 def report_spend(
-    context: Context, model: str, by: str, definitions_file: Path | None, fmt: str
-) -> None:
+    context: Context, model: str, by: str, definitions_file: Path | None,
+    read_model_name: str | None, fmt: str,
+) -> None:  # fmt: skip
     """Spend against attributed leads, MQLs and deals: CPL, cost per MQL and deal, ROAS."""
     from leadledger.reports import spend_report
 
     with context.ledger() as ledger:
-        data = spend_report(ledger, model, load_definitions(definitions_file), by)
+        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
+        data = spend_report(ledger, chosen, model, definitions, by)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -366,16 +380,18 @@ def report_spend(
 @model_option
 @click.option("--conversion", type=click.Choice(CONVERSION_KINDS), default=None)
 @definitions_option
+@read_model_option
 @pass_context
 def credits(
-    context: Context, model: str, conversion: str | None, definitions_file: Path | None
-) -> None:
+    context: Context, model: str, conversion: str | None, definitions_file: Path | None,
+    read_model_name: str | None,
+) -> None:  # fmt: skip
     """Print the credit ledger as CSV: one row per credit, with model and definitions hash."""
     from leadledger.reports import credits_for, ledger_rows
 
-    definitions = load_definitions(definitions_file)
     with context.ledger() as ledger:
-        found, _ = credits_for(ledger, model, definitions, conversion)
+        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
+        found, _ = credits_for(ledger, chosen, model, definitions, conversion)
     _echo_csv(LEDGER_COLUMNS, ledger_rows(found, model, definitions))
 
 
@@ -383,16 +399,256 @@ def credits(
 @click.argument("conversion_id")
 @model_option
 @definitions_option
+@read_model_option
 @pass_context
 def explain_command(
-    context: Context, conversion_id: str, model: str, definitions_file: Path | None
-) -> None:
+    context: Context, conversion_id: str, model: str, definitions_file: Path | None,
+    read_model_name: str | None,
+) -> None:  # fmt: skip
     """Show one conversion's path, each touch's credit, and why (JSON)."""
     from leadledger.reports import explain
 
     with context.ledger() as ledger:
-        data = explain(ledger, conversion_id, model, load_definitions(definitions_file))
+        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
+        data = explain(ledger, chosen, conversion_id, model, definitions)
     click.echo(json.dumps(data, indent=2))
+
+
+def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """An ISO 8601 time with its offset: 2026-03-01T12:00:00Z or 2026-03-01T13:00+01:00."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time (e.g. 2026-03-01T12:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise click.BadParameter(f"{value!r} has no time zone; add Z or an offset like +01:00")
+    return moment.astimezone(UTC)
+
+
+@report.command("sla")
+@click.option("--by", type=click.Choice(["clock", "rep", "team", "period", "lead"]),
+              default="clock", show_default=True)  # fmt: skip
+@click.option("--period", type=click.Choice(["month", "quarter"]), default="month",
+              show_default=True, help="Period of a clock: when it started.")  # fmt: skip
+@click.option("--now", metavar="TIME", callback=_instant,
+              help="Judge open clocks at this time (default: now).")  # fmt: skip
+@read_model_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)  # fmt: skip
+@pass_context
+def report_sla(
+    context: Context, by: str, period: str, now: datetime | None,
+    read_model_name: str | None, fmt: str,
+) -> None:  # fmt: skip
+    """SLA compliance (MQL response, first contact, SQL confirmation, contact attempts,
+    reason tags), each breach with its lead and rep, and the open clocks at risk now."""
+    from leadledger import readmodels
+    from leadledger.sla_report import sla_report
+
+    with context.ledger() as ledger:
+        chosen = readmodels.chosen(ledger, read_model_name)
+        data = sla_report(ledger, chosen, now or datetime.now(UTC), by, period)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    columns = list(data["compliance"][0]) if data["compliance"] else [by]
+    table = Table(*columns, title=f"SLA compliance by {by}",
+                  caption=f"definitions {data['definitions']}")  # fmt: skip
+    for row in data["compliance"]:
+        table.add_row(*("-" if row[c] is None else str(row[c]) for c in columns))
+    out.print(table)
+    for title, rows in (("breaches", data["breaches"]), ("at risk now", data["at_risk"])):
+        if rows:
+            listing = Table(*rows[0], title=f"{title} ({len(rows)})")
+            for row in rows[:50]:
+                listing.add_row(*("-" if v is None else str(v) for v in row.values()))
+            out.print(listing)
+            if len(rows) > 50:
+                out.print(f"... and {len(rows) - 50} more (--format json lists all)")
+    reasons = ", ".join(f"{k} {v}" for k, v in data["rejection_reasons"].items()) or "none"
+    out.print(f"reason tags returned to marketing: {reasons}")
+
+
+@report.command("kpi")
+@click.option("--by", type=click.Choice(["all", "channel", "campaign", "segment", "team"]),
+              default="all", show_default=True)  # fmt: skip
+@click.option("--period", type=click.Choice(["month", "quarter"]), default="month",
+              show_default=True)  # fmt: skip
+@click.option("--basis", type=click.Choice(["cohort", "activity"]), default="cohort",
+              show_default=True,
+              help="cohort: a lead's steps count in the period it was created; activity: "
+                   "in the period each step happened.")  # fmt: skip
+@read_model_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)  # fmt: skip
+@pass_context
+def report_kpi(
+    context: Context, by: str, period: str, basis: str, read_model_name: str | None, fmt: str
+) -> None:
+    """Funnel counts, conversion rates, win rate, ACV, cycle length, CPL, CAC, LTV, ROMI,
+    NRR, plan attainment and more: the definitions' formulas per period and group."""
+    from leadledger import readmodels
+    from leadledger.kpi_report import kpi_report
+
+    with context.ledger() as ledger:
+        chosen = readmodels.chosen(ledger, read_model_name)
+        data = kpi_report(ledger, chosen, by, period, basis)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    names = list(chosen.definitions.kpi.formulas)
+    flat = [{"period": r["period"], by: r[by], **r["kpis"]} for r in data["rows"]]
+    if fmt == "csv":
+        _echo_csv(["period", by, *names], flat)
+        return
+    for row in data["rows"]:
+        table = Table("kpi", "value", title=f"{row['period']} {by}={row[by]} ({basis})",
+                      caption=f"definitions {data['definitions']}")  # fmt: skip
+        for name in names:
+            value = row["kpis"].get(name)
+            table.add_row(name, "-" if value is None else value)
+        out.print(table)
+
+
+@cli.command()
+@click.option("--definitions", "definitions_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The TOML definitions to build the read model under.")  # fmt: skip
+@click.option("--name", help="Name of the new read model (default: the definitions' hash).")
+@click.option("--as-of", metavar="TIME", callback=_instant,
+              help="Only events the engine had recorded by TIME (its recorded time).")  # fmt: skip
+@click.option("--occurred-before", metavar="TIME", callback=_instant,
+              help="Only events that happened by TIME (the source's event time).")  # fmt: skip
+@click.option("--from-kafka", is_flag=True,
+              help="Read the domain-events topic instead of the embedded store.")  # fmt: skip
+@click.option("--page-size", default=1000, show_default=True,
+              help="Events per transaction (read-model rows and checkpoint together).")  # fmt: skip
+@with_kafka
+@pass_context
+def replay(
+    context: Context, definitions_file: Path, name: str | None, as_of: datetime | None,
+    occurred_before: datetime | None, from_kafka: bool, page_size: int,
+    bootstrap_servers: str, topic_prefix: str,
+) -> None:  # fmt: skip
+    """Build a read model under new definitions, beside the served one, from the start of
+    the log. An interrupted replay resumes from its checkpoint when run again."""
+    from leadledger import readmodels
+
+    definitions = load_definitions(definitions_file)
+    name = name or definitions.hash.replace(":", "-")
+    with context.ledger() as ledger:
+        model = readmodels.create(ledger, name, definitions, as_of, occurred_before)
+        if from_kafka:
+            from leadledger.consumers.projection import replay_from_kafka, replay_total
+
+            kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+            total, ends = replay_total(kafka, ledger, model)
+            covered = _with_progress(
+                "replaying", total, lambda p: replay_from_kafka(kafka, ledger, model, ends, p)
+            )
+        else:
+            from leadledger.pipeline import replay_from_store
+
+            store = open_store(context.database())
+            try:
+                total = store.max_position() - (ledger.position(model.checkpoint, "store") or 0)
+                covered = _with_progress(
+                    "replaying", total,
+                    lambda p: replay_from_store(store, ledger, model, page_size, p),
+                )  # fmt: skip
+            finally:
+                store.close()
+        ledger.set_read_model_status(name, "ready")
+    out.print(f"read model {model.describe()}: ready, {covered} log positions replayed")
+    out.print(f"report from it with --read-model {name}; serve it with: leadledger promote {name}")
+
+
+@cli.command()
+@click.argument("name")
+@pass_context
+def promote(context: Context, name: str) -> None:
+    """Serve read model NAME: reports without --read-model answer from it from now on."""
+    from leadledger import readmodels
+
+    with context.ledger() as ledger:
+        before = readmodels.served(ledger)
+        model = readmodels.promote(ledger, name)
+    out.print(f"serving {model.describe()} (was {before.name})")
+
+
+@cli.command()
+@click.argument("name")
+@pass_context
+def drop(context: Context, name: str) -> None:
+    """Delete read model NAME and its rows (never the served one)."""
+    from leadledger import readmodels
+
+    with context.ledger() as ledger:
+        if readmodels.served(ledger).name == name:
+            raise click.ClickException(f"{name!r} is served; promote another read model first")
+        readmodels.get(ledger, name)
+        ledger.drop_read_model(name)
+    out.print(f"dropped read model {name}")
+
+
+@cli.command()
+@pass_context
+def models(context: Context) -> None:
+    """List the read models: which is served, their definitions, bounds and progress."""
+    from leadledger import readmodels
+
+    with context.ledger() as ledger:
+        serving = readmodels.served(ledger).name
+        table = Table("name", "served", "status", "bounds", "definitions", "position")
+        for model in readmodels.all_models(ledger):
+            positions = ledger.positions(model.checkpoint)
+            bounds = model.describe().split(" (", 1)[1].rsplit(",", 1)[0]
+            table.add_row(model.name, "*" if model.name == serving else "", model.status,
+                          bounds, model.definitions.hash,
+                          ", ".join(f"{k} {v}" for k, v in sorted(positions.items())))  # fmt: skip
+    out.print(table)
+
+
+@cli.command("diff")
+@click.argument("a")
+@click.argument("b")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)  # fmt: skip
+@pass_context
+def diff_command(context: Context, a: str, b: str, fmt: str) -> None:
+    """What changed from read model A to read model B: per conversion, lead and KPI."""
+    from leadledger import readmodels
+    from leadledger.diff import diff
+
+    with context.ledger() as ledger:
+        data = diff(ledger, readmodels.get(ledger, a), readmodels.get(ledger, b))
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    out.print(f"[bold]a[/bold] {data['a']}\n[bold]b[/bold] {data['b']}")
+    conv = data["conversions"]
+    out.print(f"conversions: {len(conv['only_in_a'])} only in a, {len(conv['only_in_b'])} "
+              f"only in b, {len(conv['changed'])} changed")  # fmt: skip
+    sections = (
+        ("conversions only in a", conv["only_in_a"]),
+        ("conversions only in b", conv["only_in_b"]),
+        ("conversions changed", conv["changed"]),
+        ("leads", data["leads"]),
+        ("KPIs", data["kpis"]),
+    )
+    for title, rows in sections:
+        if not rows:
+            continue
+        table = Table(*rows[0], title=f"{title} ({len(rows)})")
+        for row in rows[:100]:
+            table.add_row(*("-" if v is None else str(v) for v in row.values()))
+        out.print(table)
+        if len(rows) > 100:
+            out.print(f"... and {len(rows) - 100} more (--format json lists all)")
 
 
 @cli.group()
@@ -517,6 +773,28 @@ def reconcile(
     out.print(f"{what}: received {received} = {line}; unaccounted {unaccounted}")
     if unaccounted:
         raise SystemExit(1)
+
+
+def _read_model(
+    ledger: LedgerDB, name: str | None, definitions_file: Path | None
+) -> tuple[ReadModel, Definitions]:
+    """The read model a report reads, and the definitions it reports under: the read
+    model's own, or a file's attribution settings, which apply at report time. A file that
+    also changes what the read model was built under (funnel, SLA, KPI) needs a replay."""
+    from leadledger import readmodels
+
+    chosen = readmodels.chosen(ledger, name)
+    if definitions_file is None:
+        return chosen, chosen.definitions
+    definitions = load_definitions(definitions_file)
+    for section in ("funnel", "sla", "kpi"):
+        if getattr(definitions, section) != getattr(chosen.definitions, section):
+            raise click.ClickException(
+                f"{definitions_file}: its [{section}] section differs from read model "
+                f"{chosen.name!r}'s; replay it first (leadledger replay --definitions "
+                f"{definitions_file} --name NAME) and report with --read-model NAME"
+            )
+    return chosen, definitions
 
 
 def _print_tally(tally: Tally) -> None:

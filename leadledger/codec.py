@@ -74,6 +74,12 @@ class SchemaRegistry:
         fastavro.schemaless_writer(buffer, schema.parsed, dict(record))
         return buffer.getvalue()
 
+    def type_of(self, data: bytes) -> str | None:
+        """The event type named by ``data``'s header, without decoding the body (None if
+        the header is not one of ours): lets a reader skip types it does not fold."""
+        writer = self._by_fingerprint.get(data[2:HEADER_SIZE]) if data[:2] == MAGIC else None
+        return None if writer is None else writer.name
+
     def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """Return the event type and record of single-object-encoded ``data``."""
         if len(data) < HEADER_SIZE or data[:2] != MAGIC:

@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from leadledger.projections.journeys import Row
+from leadledger.projections.facts import Row
 
 metadata = sa.MetaData()
 Timestamp = sa.DateTime(timezone=True)
 Money = sa.Numeric(24, 4)
+CHUNK = 500  # ids per IN (...) list: well inside SQLite's and PostgreSQL's limits
 
 checkpoints = sa.Table(
     "ll_checkpoints",
@@ -60,15 +61,6 @@ touches = sa.Table(
     sa.Column("cost", Money),
 )
 
-conversions = sa.Table(
-    "ll_conversions",
-    metadata,
-    *(c._copy() for c in _journey_columns),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("conversion_id", sa.String(250), nullable=False),
-    sa.Column("value", Money, nullable=False),
-    sa.Column("currency", sa.String(8), nullable=False, comment="ISO 4217, or count"),
-)
 
 links = sa.Table(
     "ll_links",
@@ -96,6 +88,81 @@ spend = sa.Table(
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("amount", Money, nullable=False),
     sa.Column("currency", sa.String(8), nullable=False),
+)
+
+targets = sa.Table(
+    "ll_targets",
+    metadata,
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("recorded_at", Timestamp),
+    sa.Column("period", sa.String(20), nullable=False),
+    sa.Column("team", sa.String(200)),
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("currency", sa.String(8), nullable=False),
+)
+
+# Read models built under definitions, by name. Facts above are the same whatever the
+# definitions; these are not, so each read model has its own rows and checkpoint.
+
+read_models = sa.Table(
+    "ll_read_models",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("definitions", sa.Text, nullable=False, comment="validated, as JSON"),
+    sa.Column("definitions_hash", sa.String(40), nullable=False),
+    sa.Column("as_of", Timestamp, comment="only events recorded by then"),
+    sa.Column("occurred_before", Timestamp, comment="only events that happened by then"),
+    sa.Column("status", sa.String(20), nullable=False, comment="building or ready"),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+served = sa.Table(
+    "ll_served",
+    metadata,
+    sa.Column("slot", sa.String(20), primary_key=True, comment="always 'served'"),
+    sa.Column("name", sa.String(100), nullable=False),
+)
+
+conversions = sa.Table(
+    "ll_conversions",
+    metadata,
+    sa.Column("model", sa.String(100), primary_key=True),
+    sa.Column("conversion_id", sa.String(250), primary_key=True),
+    sa.Column("event_id", sa.String(200), nullable=False),
+    sa.Column("lead_id", sa.String(200), nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("recorded_at", Timestamp),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("value", Money, nullable=False),
+    sa.Column("currency", sa.String(8), nullable=False, comment="ISO 4217, or count"),
+)
+
+lead_states = sa.Table(
+    "ll_lead_states",
+    metadata,
+    sa.Column("model", sa.String(100), primary_key=True),
+    sa.Column("lead_id", sa.String(200), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False, comment="the lifecycle fold's state, JSON"),
+)
+
+sla_clocks = sa.Table(
+    "ll_sla_clocks",
+    metadata,
+    sa.Column("model", sa.String(100), primary_key=True),
+    sa.Column("lead_id", sa.String(200), primary_key=True),
+    sa.Column("cycle", sa.Integer, primary_key=True, comment="0: a rejection's checks"),
+    sa.Column("clock", sa.String(40), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("deadline", Timestamp),
+    sa.Column("stopped_at", Timestamp),
+    sa.Column("limit", sa.Float, comment="seconds, or contact attempts"),
+    sa.Column("measured", sa.Float, comment="clock seconds, or contact attempts"),
+    sa.Column("status", sa.String(20), nullable=False, comment="met, breached, open, cancelled"),
+    sa.Column("rep", sa.String(200)),
+    sa.Column("team", sa.String(200)),
+    sa.Column("detail", sa.String(200), comment="the reason tag of a rejection"),
 )
 
 dead_letters = sa.Table(
@@ -129,7 +196,7 @@ intake = sa.Table(
 )
 
 TABLES: dict[str, sa.Table] = {
-    "leads": leads, "touches": touches, "conversions": conversions, "spend": spend,
+    "leads": leads, "touches": touches, "spend": spend, "targets": targets,
     "links": links, "merges": merges,
 }  # fmt: skip
 
@@ -310,9 +377,96 @@ class LedgerDB:
                 .values(replayed_at=datetime.now(UTC))
             )
 
-    def select(self, table: sa.Table) -> list[sa.Row[Any]]:
+    def select(self, table: sa.Table, *where: Any) -> list[sa.Row[Any]]:
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(table)))
+            return list(conn.execute(sa.select(table).where(*where)))
+
+    # Read models by name: registry, serving, and their rows.
+
+    def add_read_model(self, row: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(read_models.insert(), row)
+
+    def read_model_row(self, name: str) -> sa.Row[Any] | None:
+        found = self.select(read_models, read_models.c.name == name)
+        return found[0] if found else None
+
+    def set_read_model_status(self, name: str, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                read_models.update().where(read_models.c.name == name).values(status=status)
+            )
+
+    def served_name(self) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.scalar(sa.select(served.c.name).where(served.c.slot == "served"))
+
+    def serve(self, name: str) -> None:
+        """Point the served slot at ``name``: one row, one statement, so readers see the
+        old read model or the new one, never a mix."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(served).values(slot="served", name=name)
+        stmt = stmt.on_conflict_do_update(index_elements=[served.c.slot], set_={"name": name})
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def drop_read_model(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            for table in (conversions, lead_states, sla_clocks):
+                conn.execute(table.delete().where(table.c.model == name))
+            conn.execute(checkpoints.delete().where(checkpoints.c.name == f"model:{name}"))
+            conn.execute(read_models.delete().where(read_models.c.name == name))
+
+    def load_states(self, model: str, lead_ids: Iterable[str]) -> dict[str, str]:
+        """The stored lifecycle states of ``lead_ids`` (those that have one), as JSON."""
+        found: dict[str, str] = {}
+        ids = list(lead_ids)
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), CHUNK):
+                result = conn.execute(
+                    sa.select(lead_states.c.lead_id, lead_states.c.state).where(
+                        lead_states.c.model == model,
+                        lead_states.c.lead_id.in_(ids[start : start + CHUNK]),
+                    )
+                )
+                found.update((lead, state) for lead, state in result)
+        return found
+
+    def commit_model(
+        self,
+        model: str,
+        states: dict[str, str],
+        clocks: list[dict[str, Any]],
+        converted: list[dict[str, Any]],
+        positions: dict[str, int],
+    ) -> None:
+        """Replace the states and SLA rows of the leads in ``states``, add conversions,
+        and move the read model's checkpoint: one transaction, so a crash never counts
+        an event twice or loses one."""
+        ids = list(states)
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                for table in (lead_states, sla_clocks):
+                    conn.execute(
+                        table.delete().where(table.c.model == model, table.c.lead_id.in_(chunk))
+                    )
+            if states:
+                conn.execute(
+                    lead_states.insert(),
+                    [{"model": model, "lead_id": k, "state": v} for k, v in states.items()],
+                )
+            if clocks:
+                conn.execute(sla_clocks.insert(), [c | {"model": model} for c in clocks])
+            if converted:
+                conn.execute(
+                    self._insert_ignore(conversions), [c | {"model": model} for c in converted]
+                )
+            for stream, position in positions.items():
+                conn.execute(
+                    self._upsert_checkpoint(),
+                    {"name": f"model:{model}", "stream": stream, "position": position},
+                )
 
     def count(self, table: sa.Table) -> int:
         with self.engine.connect() as conn:

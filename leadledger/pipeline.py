@@ -6,19 +6,32 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 
+from eventsourcing.utils import get_topic
+
+from leadledger.domain.lead import Lead
 from leadledger.files import FileRecord, read_records
 from leadledger.ingest import Ingestor, Tally
 from leadledger.intake import Intake, Received
 from leadledger.ledgerdb import LedgerDB
-from leadledger.projections.journeys import Row, rows_for
+from leadledger.projections.facts import Row, rows_for
+from leadledger.projections.lifecycle import LIFECYCLE_TYPES
+from leadledger.readmodels import Projector, ReadModel, live_models
 from leadledger.store import EventStore
 from leadledger.wire import to_wire
 
-JOURNEYS = "journeys"
+FACTS = "facts"
 STORE_STREAM = "store"
 BATCH_SIZE = 2000
+PAGE_SIZE = 1000
 
 Progress = Callable[[int], None]
+
+# The stored event types the lifecycle fold reads: read models page only these.
+LIFECYCLE_TOPICS = sorted(
+    get_topic(cls)
+    for cls in vars(Lead).values()
+    if isinstance(cls, type) and getattr(cls, "NAME", None) in LIFECYCLE_TYPES
+)
 
 
 def ingest_records(
@@ -53,18 +66,55 @@ def ingest_file(
     return ingest_records(read_records(path), store, ledger, progress=progress)
 
 
+def behind(store: EventStore, ledger: LedgerDB) -> int:
+    """Log positions the facts and the live read models have still to read (the most)."""
+    names = [FACTS] + [m.checkpoint for m in live_models(ledger)]
+    done = min(ledger.position(name, STORE_STREAM) or 0 for name in names)
+    return store.max_position() - done
+
+
 def project_from_store(
     store: EventStore, ledger: LedgerDB, progress: Progress | None = None
 ) -> int:
-    """Bring the journey read model up to the end of the store's log; return events read."""
-    after = ledger.position(JOURNEYS, STORE_STREAM) or 0
+    """Bring the facts and every live read model up to the end of the store's log; return
+    the log positions the facts advanced by."""
+    after = ledger.position(FACTS, STORE_STREAM) or 0
     count = 0
-    for page in store.notifications(after):
+    for page in store.notifications(after, PAGE_SIZE):
         rows: list[Row] = []
         for notification in page:
             rows.extend(rows_for(*to_wire(store.decode(notification))))
-        ledger.commit(rows, JOURNEYS, {STORE_STREAM: page[-1].id})
+        ledger.commit(rows, FACTS, {STORE_STREAM: page[-1].id})
         count += len(page)
         if progress:
             progress(len(page))
+    for model in live_models(ledger):
+        replay_from_store(store, ledger, model)
     return count
+
+
+def replay_from_store(
+    store: EventStore,
+    ledger: LedgerDB,
+    model: ReadModel,
+    page_size: int = PAGE_SIZE,
+    progress: Progress | None = None,
+) -> int:
+    """Fold the store's log into ``model`` from its checkpoint to the end; return the log
+    positions covered. Only the event types the fold reads are paged."""
+    after = ledger.position(model.checkpoint, STORE_STREAM) or 0
+    end = store.max_position()
+    projector = Projector(ledger, model)
+    start = after
+    while after < end:
+        page = store.ordered_log.select_notifications(
+            start=after, limit=page_size, stop=end, topics=LIFECYCLE_TOPICS,
+            inclusive_of_start=False,
+        )  # fmt: skip
+        reached = page[-1].id if page else end
+        events = [to_wire(store.decode(n)) for n in page]
+        projector.apply(events, {STORE_STREAM: reached})
+        if progress:
+            progress(reached - after)
+        after = reached
+    return end - start

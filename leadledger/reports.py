@@ -8,6 +8,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import sqlalchemy as sa
+
 from leadledger.ledgerdb import LedgerDB, conversions, leads, links, merges, spend, touches
 from leadledger.projections.attribution import (
     Conversion,
@@ -18,7 +20,8 @@ from leadledger.projections.attribution import (
     by_channel,
 )
 from leadledger.projections.definitions import Definitions, path_function
-from leadledger.projections.journeys import COUNT
+from leadledger.projections.lifecycle import COUNT
+from leadledger.readmodels import ReadModel
 
 MILESTONE_KINDS = {"lead": "lead", "opportunity": "opportunity", "pipeline": "opportunity"}
 
@@ -45,13 +48,28 @@ class Journeys:
     conversions: list[Conversion]
 
 
-def stitched_paths(ledger: LedgerDB) -> dict[str, list[TouchPoint]]:
+def known(table: sa.Table, read_model: ReadModel) -> list[Any]:
+    """Conditions on a facts table: only what the read model's bounds admit (what had
+    been recorded by its as-of time, and had happened by its source-time bound)."""
+    conditions = []
+    if read_model.as_of is not None:
+        conditions.append(table.c.recorded_at <= read_model.as_of)
+    if read_model.occurred_before is not None:
+        conditions.append(table.c.occurred_at <= read_model.occurred_before)
+    return conditions
+
+
+def facts(ledger: LedgerDB, table: sa.Table, read_model: ReadModel) -> list[sa.Row[Any]]:
+    return ledger.select(table, *known(table, read_model))
+
+
+def stitched_paths(ledger: LedgerDB, read_model: ReadModel) -> dict[str, list[TouchPoint]]:
     """Each lead's touches, with those of the visitors linked to it and of the leads merged
     into it. Stitching happens here, at read time, so it is the same whatever order the
     identify, unlink, merge and touch events arrived in, and on whichever partitions."""
     own: dict[str, list[TouchPoint]] = defaultdict(list)
     anonymous: dict[str, list[TouchPoint]] = defaultdict(list)
-    for row in ledger.select(touches):
+    for row in facts(ledger, touches, read_model):
         touch = TouchPoint(as_utc(row.occurred_at), row.event_id, row.channel, row.campaign,
                            row.source, row.medium)  # fmt: skip
         if row.lead_id is None:
@@ -59,12 +77,13 @@ def stitched_paths(ledger: LedgerDB) -> dict[str, list[TouchPoint]]:
         else:
             own[row.lead_id].append(touch)
     linked: dict[tuple[str, str], bool] = {}  # (lead, visitor): the latest identify or unlink
-    for row in sorted(ledger.select(links), key=lambda r: (as_utc(r.occurred_at), r.event_id)):
+    link_rows = facts(ledger, links, read_model)
+    for row in sorted(link_rows, key=lambda r: (as_utc(r.occurred_at), r.event_id)):
         linked[(row.lead_id, row.anonymous_id)] = row.linked
     for (lead, visitor), is_linked in linked.items():
         if is_linked:
             own[lead].extend(anonymous.get(visitor, ()))
-    merged_into = {row.lead_id: row.into_lead_id for row in ledger.select(merges)}
+    merged_into = {r.lead_id: r.into_lead_id for r in facts(ledger, merges, read_model)}
     paths: dict[str, list[TouchPoint]] = {lead: list(found) for lead, found in own.items()}
     for lead in merged_into:
         survivor, seen = merged_into[lead], {lead}
@@ -75,10 +94,10 @@ def stitched_paths(ledger: LedgerDB) -> dict[str, list[TouchPoint]]:
     return paths
 
 
-def load_journeys(ledger: LedgerDB, kind: str) -> Journeys:
-    paths = stitched_paths(ledger)
+def load_journeys(ledger: LedgerDB, read_model: ReadModel, kind: str) -> Journeys:
+    paths = stitched_paths(ledger, read_model)
     milestones: dict[str, dict[str, Any]] = defaultdict(dict)
-    rows = ledger.select(conversions)
+    rows = ledger.select(conversions, conversions.c.model == read_model.name)
     for row in rows:
         mark = MILESTONE_KINDS.get(row.kind)
         if mark is not None:
@@ -95,9 +114,13 @@ def load_journeys(ledger: LedgerDB, kind: str) -> Journeys:
 
 
 def credits_for(
-    ledger: LedgerDB, model: str, definitions: Definitions, kind: str | None = None
+    ledger: LedgerDB,
+    read_model: ReadModel,
+    model: str,
+    definitions: Definitions,
+    kind: str | None = None,
 ) -> tuple[list[Credit], Journeys]:
-    journeys = load_journeys(ledger, kind or definitions.attribution.conversion)
+    journeys = load_journeys(ledger, read_model, kind or definitions.attribution.conversion)
     credits = attribute(
         model,
         journeys.conversions,
@@ -110,13 +133,14 @@ def credits_for(
 
 def attribution_report(
     ledger: LedgerDB,
+    read_model: ReadModel,
     model: str,
     definitions: Definitions,
     by: str = "channel",
     kind: str | None = None,
 ) -> dict[str, Any]:
     """Credit per channel (or campaign, or source) under ``model`` and ``definitions``."""
-    credits, journeys = credits_for(ledger, model, definitions, kind)
+    credits, journeys = credits_for(ledger, read_model, model, definitions, kind)
     return {
         "report": "attribution",
         "model": model,
@@ -157,11 +181,15 @@ def ledger_rows(
 
 
 def explain(
-    ledger: LedgerDB, conversion_id: str, model: str, definitions: Definitions
+    ledger: LedgerDB,
+    read_model: ReadModel,
+    conversion_id: str,
+    model: str,
+    definitions: Definitions,
 ) -> dict[str, Any]:
     """One conversion's path, each touch's credit, and why those touches."""
     kind = conversion_id.split(":", 1)[0]
-    credits, journeys = credits_for(ledger, model, definitions, kind)
+    credits, journeys = credits_for(ledger, read_model, model, definitions, kind)
     conversion = next((c for c in journeys.conversions if c.conversion_id == conversion_id), None)
     if conversion is None:
         raise ValueError(f"no conversion {conversion_id!r} in the read model")
@@ -198,12 +226,17 @@ def explain(
 
 
 def spend_report(
-    ledger: LedgerDB, model: str, definitions: Definitions, by: str = "channel"
+    ledger: LedgerDB,
+    read_model: ReadModel,
+    model: str,
+    definitions: Definitions,
+    by: str = "channel",
 ) -> dict[str, Any]:
     """Spend beside attributed leads, MQLs, deals and revenue: CPL, cost per MQL and deal,
     and ROAS. A re-reported day of spend replaces the earlier report (latest event time)."""
     latest: dict[tuple[str, str, Any], Any] = {}
-    for row in sorted(ledger.select(spend), key=lambda r: (as_utc(r.occurred_at), r.event_id)):
+    rows_seen = facts(ledger, spend, read_model)
+    for row in sorted(rows_seen, key=lambda r: (as_utc(r.occurred_at), r.event_id)):
         latest[(row.channel, row.campaign or "", row.day)] = row
     spent: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for row in latest.values():
@@ -212,7 +245,7 @@ def spend_report(
     attributed: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     revenue: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for kind in ("lead", "mql", "deal_won"):
-        found, _ = credits_for(ledger, model, definitions, kind)
+        found, _ = credits_for(ledger, read_model, model, definitions, kind)
         for credit in found:
             group = str(getattr(credit, by) or "(none)")
             share = Decimal(credit.weight.numerator) / Decimal(credit.weight.denominator)
@@ -244,6 +277,8 @@ def spend_report(
             "rows": rows}  # fmt: skip
 
 
-def summary(ledger: LedgerDB) -> dict[str, int]:
-    won = sum(1 for row in ledger.select(conversions) if row.kind == "deal_won")
-    return {"touches": ledger.count(touches), "leads": ledger.count(leads), "deals_won": won}
+def summary(ledger: LedgerDB, read_model: ReadModel) -> dict[str, int]:
+    won = ledger.select(
+        conversions, conversions.c.model == read_model.name, conversions.c.kind == "deal_won"
+    )
+    return {"touches": ledger.count(touches), "leads": ledger.count(leads), "deals_won": len(won)}

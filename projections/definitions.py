@@ -7,17 +7,31 @@ it but changing any number does. Every report prints it.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import tomllib
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import date, time, timedelta
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import holidays
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from leadledger.projections.attribution import MODELS, Conversion, TouchPoint, as_utc
+from leadledger.projections.calendar import AROUND_THE_CLOCK, Calendar
+from leadledger.projections.kpi import DEFAULT_CONSTANTS, DEFAULT_FORMULAS, MEASURES
 
 PATH_TRANSFORMS = ("unique", "exposure", "first", "remove_if_not_all", "remove_if_last_and_not_all")
 
@@ -70,9 +84,156 @@ class Attribution(BaseModel):
         return value
 
 
+class Funnel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mql: Literal["stage", "score"] = Field(
+        "stage",
+        description="What makes a lead an MQL: the CRM's stage change to mql, or its score.",
+    )
+    mql_score: int = Field(
+        60, description="With mql = score: the first score at or above this, in a cycle."
+    )
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Holidays:
+    """A country's public holidays (the ``holidays`` package) plus listed extra dates."""
+
+    def __init__(self, country: str | None, subdivision: str | None, extra: list[date]) -> None:
+        self.extra = frozenset(extra)
+        self.public = holidays.country_holidays(country, subdiv=subdivision) if country else {}
+
+    def __contains__(self, day: object) -> bool:
+        return day in self.extra or day in self.public
+
+
+class CalendarSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hours: Literal["around_the_clock", "business"] = "around_the_clock"
+    time_zone: str = "UTC"
+    working_days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    opens: time = time(9)
+    closes: time = time(17)
+    holidays_country: str | None = Field(None, description="ISO 3166 code, e.g. DE, AU.")
+    holidays_subdivision: str | None = Field(None, description="e.g. BE (Berlin), NSW.")
+    extra_holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name, e.g. Europe/Berlin)"
+            ) from None
+        return value
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None and value not in holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for country {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _opens_before_closes(self) -> CalendarSpec:
+        if self.closes <= self.opens:
+            raise ValueError("closes must be after opens")
+        return self
+
+    def calendar(self) -> Calendar:
+        if self.hours == "around_the_clock":
+            return AROUND_THE_CLOCK
+        days = Holidays(self.holidays_country, self.holidays_subdivision, self.extra_holidays)
+        return Calendar(
+            zone=ZoneInfo(self.time_zone),
+            working_days=frozenset(WEEKDAYS.index(d) for d in self.working_days),
+            opens=self.opens,
+            closes=self.closes,
+            holidays=days,
+        )
+
+
+class Sla(BaseModel):
+    """The service levels between marketing and sales; hours are clock hours (see calendar)."""
+
+    model_config = ConfigDict(extra="forbid")
+    mql_response_hours: float = Field(8, gt=0, description="Accept or reject an MQL.")
+    sql_confirm_hours: float = Field(4, gt=0, description="Confirm an SQL.")
+    first_contact_hours: float = Field(24, gt=0, description="First contact after hand-over.")
+    min_contact_attempts: int = Field(3, ge=0, description="Before a no_response rejection.")
+    at_risk_share: float = Field(
+        0.75, gt=0, le=1, description="An open clock this far to its limit is at risk."
+    )
+    calendar: CalendarSpec = Field(default_factory=CalendarSpec)
+
+
+class Kpi(BaseModel):
+    """KPI formulas over measures (see ``kpi.MEASURES``), and the constants they use."""
+
+    model_config = ConfigDict(extra="forbid")
+    currency: str = Field("EUR", description="Money in other currencies is left out.")
+    brand_channels: list[str] = Field(default_factory=lambda: ["direct", "brand_search"])
+    sales_cost_channels: list[str] = Field(
+        default_factory=lambda: ["sales"], description="Spend on these is sales cost."
+    )
+    constants: dict[str, float] = Field(default_factory=dict, validate_default=True)
+    formulas: dict[str, str] = Field(default_factory=dict, validate_default=True)
+    _order: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("constants")
+    @classmethod
+    def _with_default_constants(cls, value: dict[str, float]) -> dict[str, float]:
+        clash = set(value) & set(MEASURES)
+        if clash:
+            raise ValueError(f"constant {sorted(clash)[0]!r} has the name of a measure")
+        return DEFAULT_CONSTANTS | value
+
+    @field_validator("formulas")
+    @classmethod
+    def _with_default_formulas(cls, value: dict[str, str]) -> dict[str, str]:
+        return DEFAULT_FORMULAS | value
+
+    @model_validator(mode="after")
+    def _formulas_resolve(self) -> Kpi:
+        """Every name a formula uses is a measure, a constant or another formula, and no
+        formula depends on itself: checked here, so a report never fails half-way."""
+        known = set(MEASURES) | set(self.constants)
+        graph: dict[str, set[str]] = {}
+        for name, text in self.formulas.items():
+            if name in known:
+                raise ValueError(f"formula {name!r} has the name of a measure or constant")
+            try:
+                tree = ast.parse(text, mode="eval")
+            except SyntaxError:
+                raise ValueError(f"formula {name!r} is not an expression: {text!r}") from None
+            names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+            unknown = sorted(names - known - set(self.formulas))
+            if unknown:
+                raise ValueError(f"formula {name!r} uses unknown name {unknown[0]!r}")
+            graph[name] = names & set(self.formulas)
+        try:
+            self._order = list(TopologicalSorter(graph).static_order())
+        except CycleError as exc:
+            raise ValueError(f"formulas depend on each other in a circle: {exc.args[1]}") from None
+        return self
+
+    @property
+    def formula_order(self) -> list[str]:
+        """Formulas in an order where each comes after the formulas it uses."""
+        return self._order
+
+
 class Definitions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     attribution: Attribution = Field(default_factory=Attribution)
+    funnel: Funnel = Field(default_factory=Funnel)
+    sla: Sla = Field(default_factory=Sla)
+    kpi: Kpi = Field(default_factory=Kpi)
 
     @property
     def hash(self) -> str:

@@ -6,6 +6,7 @@ from leadledger.config import Database
 from leadledger.ledgerdb import LedgerDB, dead_letters
 from leadledger.pipeline import ingest_file, project_from_store
 from leadledger.projections.definitions import DEFAULTS
+from leadledger.readmodels import served
 from leadledger.reports import attribution_report
 from leadledger.store import open_store
 from tests.expected import (
@@ -31,7 +32,10 @@ def test_file_to_first_touch_report(database: Database) -> None:
             1,
         )
         assert project_from_store(store, ledger) == SKELETON_STORE_EVENTS
-        assert attribution_report(ledger, "first_touch", DEFAULTS)["credits"] == FIRST_TOUCH_CREDITS
+        assert (
+            attribution_report(ledger, served(ledger), "first_touch", DEFAULTS)["credits"]
+            == FIRST_TOUCH_CREDITS
+        )
         [letter] = ledger.select(dead_letters)
         assert letter.origin.endswith(f"skeleton.jsonl:{SKELETON_REFUSED_LINE}")
         assert letter.reason == SKELETON_REFUSAL

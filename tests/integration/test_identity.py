@@ -11,6 +11,7 @@ from leadledger.config import Database
 from leadledger.ledgerdb import LedgerDB
 from leadledger.pipeline import ingest_file, project_from_store
 from leadledger.projections.definitions import DEFAULTS
+from leadledger.readmodels import served
 from leadledger.reports import attribution_report, stitched_paths
 from leadledger.store import open_store
 
@@ -43,7 +44,7 @@ def ingest(database: Database, tmp_path: Path) -> Iterator[Any]:
         tally = ingest_file(path, store, ledger)
         assert tally.dead_lettered == 0, tally.reasons
         project_from_store(store, ledger)
-        return attribution_report(ledger, "first_touch", DEFAULTS)
+        return attribution_report(ledger, served(ledger), "first_touch", DEFAULTS)
 
     yield run, ledger
     ledger.close()
@@ -82,4 +83,4 @@ def test_unlink_removes_the_visitor_and_merge_combines_journeys(ingest: Any) -> 
         event("merged", "g8", 9, lead_id="L8", into_lead_id="L7"),
     ])  # fmt: skip
     assert channels(merged) == ["referral"]
-    assert sorted(t.event_id for t in stitched_paths(ledger)["L7"]) == ["t7", "t8"]
+    assert sorted(t.event_id for t in stitched_paths(ledger, served(ledger))["L7"]) == ["t7", "t8"]

@@ -18,6 +18,7 @@ from leadledger.kafka import consumer, ensure_topics
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.definitions import DEFAULTS
 from leadledger.publisher import Publisher
+from leadledger.readmodels import served
 from leadledger.reports import attribution_report
 from leadledger.store import open_store
 from tests.expected import (
@@ -69,7 +70,10 @@ def test_publish_ingest_relay_project(
             run_projection(kafka, ledger, RunLoop(until_idle=3, install_signals=False))
             == SKELETON_STORE_EVENTS
         )
-        assert attribution_report(ledger, "first_touch", DEFAULTS)["credits"] == FIRST_TOUCH_CREDITS
+        assert (
+            attribution_report(ledger, served(ledger), "first_touch", DEFAULTS)["credits"]
+            == FIRST_TOUCH_CREDITS
+        )
     finally:
         ledger.close()
         store.close()

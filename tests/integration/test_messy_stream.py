@@ -30,6 +30,7 @@ from leadledger.ledgerdb import LedgerDB
 from leadledger.pipeline import ingest_file, project_from_store
 from leadledger.projections.definitions import DEFAULTS
 from leadledger.publisher import Publisher
+from leadledger.readmodels import served
 from leadledger.reports import attribution_report
 from leadledger.store import open_store
 
@@ -74,7 +75,10 @@ def ingest_with_two_consumers(kafka: Kafka, database: Database) -> list[Tally]:
 
 
 def reports(ledger: LedgerDB) -> list[dict[str, Any]]:
-    return [attribution_report(ledger, model, DEFAULTS, kind=kind) for model, kind in REPORTS]
+    return [
+        attribution_report(ledger, served(ledger), model, DEFAULTS, kind=kind)
+        for model, kind in REPORTS
+    ]
 
 
 def test_messy_stream_reconciles_and_matches_the_clean_one(

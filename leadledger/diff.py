@@ -1,0 +1,86 @@
+"""What changed between two read models: per conversion, per lead, and per KPI.
+
+An auditor replays new definitions beside the served ones and reads the difference before
+promoting them: which conversions appear, vanish or move; which leads' SLA verdicts and
+funnel milestones change; which KPI values change, period by period.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadledger.kpi_report import kpi_report
+from leadledger.ledgerdb import LedgerDB, conversions, lead_states, sla_clocks
+from leadledger.projections.attribution import as_utc
+from leadledger.projections.lifecycle import LeadState
+from leadledger.readmodels import ReadModel
+from leadledger.reports import decimal_text
+
+
+def _conversions(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]]:
+    return {
+        row.conversion_id: {
+            "lead_id": row.lead_id,
+            "kind": row.kind,
+            "occurred_at": as_utc(row.occurred_at).isoformat(),
+            "value": decimal_text(row.value),
+            "currency": row.currency,
+        }
+        for row in ledger.select(conversions, conversions.c.model == model.name)
+    }
+
+
+def _lead_facts(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]]:
+    """Per lead, what a diff compares: each SLA verdict and each first-reached milestone."""
+    found: dict[str, dict[str, str]] = {}
+    for row in ledger.select(sla_clocks, sla_clocks.c.model == model.name):
+        key = f"sla {row.clock} cycle {row.cycle}" + (f" #{row.seq}" if row.cycle == 0 else "")
+        found.setdefault(row.lead_id, {})[key] = row.status
+    for row in ledger.select(lead_states, lead_states.c.model == model.name):
+        state = LeadState.model_validate_json(row.state)
+        for step, at in state.first.items():
+            found.setdefault(row.lead_id, {})[f"first {step}"] = at.isoformat()
+    return found
+
+
+def diff(ledger: LedgerDB, a: ReadModel, b: ReadModel) -> dict[str, Any]:
+    conv_a, conv_b = _conversions(ledger, a), _conversions(ledger, b)
+    changed_conversions = [
+        {"conversion_id": cid, "field": field, "a": conv_a[cid][field], "b": conv_b[cid][field]}
+        for cid in sorted(conv_a.keys() & conv_b.keys())
+        for field in conv_a[cid]
+        if conv_a[cid][field] != conv_b[cid][field]
+    ]
+    leads_a, leads_b = _lead_facts(ledger, a), _lead_facts(ledger, b)
+    lead_changes = []
+    for lead in sorted(leads_a.keys() | leads_b.keys()):
+        mine, theirs = leads_a.get(lead, {}), leads_b.get(lead, {})
+        for what in sorted(mine.keys() | theirs.keys()):
+            if mine.get(what) != theirs.get(what):
+                lead_changes.append(
+                    {"lead_id": lead, "what": what, "a": mine.get(what), "b": theirs.get(what)}
+                )
+    kpi_changes = []
+    rows_a = {row["period"]: row for row in kpi_report(ledger, a)["rows"]}
+    rows_b = {row["period"]: row for row in kpi_report(ledger, b)["rows"]}
+    for period in sorted(rows_a.keys() | rows_b.keys()):
+        empty: dict[str, Any] = {"kpis": {}, "measures": {}}
+        row_a, row_b = rows_a.get(period, empty), rows_b.get(period, empty)
+        for part in ("measures", "kpis"):
+            for name in sorted(row_a[part].keys() | row_b[part].keys()):
+                before, after = row_a[part].get(name), row_b[part].get(name)
+                if before != after:
+                    kpi_changes.append({"period": period, "name": name, "a": before, "b": after})
+    only_a, only_b = sorted(conv_a.keys() - conv_b.keys()), sorted(conv_b.keys() - conv_a.keys())
+    return {
+        "report": "diff",
+        "a": a.describe(),
+        "b": b.describe(),
+        "conversions": {
+            "only_in_a": [dict(conv_a[c], conversion_id=c) for c in only_a],
+            "only_in_b": [dict(conv_b[c], conversion_id=c) for c in only_b],
+            "changed": changed_conversions,
+        },
+        "leads": lead_changes,
+        "kpis": kpi_changes,
+    }

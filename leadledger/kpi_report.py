@@ -1,0 +1,111 @@
+"""The KPI report: measures summed per period and group, and the definitions' formulas.
+
+Lead measures come from the read model's lifecycle states; visits, spend and targets from
+the facts, within the read model's bounds. ``basis`` says which period a lead's measures
+fall in: ``cohort`` (the month or quarter the lead was created: funnel conversion by
+cohort) or ``activity`` (the period each step happened: what a month's team did).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from leadledger.ledgerdb import LedgerDB, lead_states, spend, targets, touches
+from leadledger.projections.attribution import as_utc
+from leadledger.projections.kpi import evaluate, lead_measures
+from leadledger.projections.lifecycle import LeadState
+from leadledger.readmodels import ReadModel
+from leadledger.reports import facts, stitched_paths
+from leadledger.sla_report import period_of
+
+GROUPS = ("all", "channel", "campaign", "segment", "team")
+NONE = "(none)"
+
+
+def _target_periods(label: str, period: str) -> str | None:
+    """The report period a plan target's period counts in: ``2026-02`` counts in
+    ``2026-Q1`` by quarter; a quarterly target cannot be split into months."""
+    year, _, part = label.partition("-")
+    if part.startswith("Q"):
+        return label if period == "quarter" else None
+    if period == "quarter" and part.isdigit():
+        return f"{year}-Q{(int(part) - 1) // 3 + 1}"
+    return label
+
+
+def kpi_report(
+    ledger: LedgerDB,
+    read_model: ReadModel,
+    by: str = "all",
+    period: str = "month",
+    basis: str = "cohort",
+) -> dict[str, Any]:
+    kpi = read_model.definitions.kpi
+    sums: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    first_touch: dict[str, str | None] = {}
+    if by in ("channel", "campaign"):
+        for lead, path in stitched_paths(ledger, read_model).items():
+            if path:
+                touch = min(path, key=lambda t: (t.occurred_at, t.event_id))
+                first_touch[lead] = touch.channel if by == "channel" else touch.campaign
+    states = ledger.select(lead_states, lead_states.c.model == read_model.name)
+    for row in states:
+        state = LeadState.model_validate_json(row.state)
+        group = {"all": "all", "segment": state.segment, "team": state.team,
+                 "channel": first_touch.get(state.lead_id),
+                 "campaign": first_touch.get(state.lead_id)}[by] or NONE  # fmt: skip
+        for measure, at, value in lead_measures(state, kpi):
+            moment = state.created_at if basis == "cohort" and state.created_at else at
+            sums[(period_of(moment, period), group)][measure] += value
+    for visit in facts(ledger, touches, read_model):
+        seen = {"all": "all", "channel": visit.channel, "campaign": visit.campaign}.get(by)
+        key = (period_of(as_utc(visit.occurred_at), period), seen or NONE)
+        sums[key]["visits"] += 1
+        if visit.channel in kpi.brand_channels:
+            sums[key]["brand_visits"] += 1
+    latest: dict[tuple[str, str, Any], Any] = {}
+    for row in sorted(facts(ledger, spend, read_model), key=lambda r: (as_utc(r.occurred_at),
+                                                                        r.event_id)):  # fmt: skip
+        latest[(row.channel, row.campaign or "", row.day)] = row  # a re-report replaces
+    for row in latest.values():
+        if row.currency != kpi.currency:
+            continue
+        spent_on = {"all": "all", "channel": row.channel, "campaign": row.campaign}.get(by)
+        cost = "sales_cost" if row.channel in kpi.sales_cost_channels else "marketing_cost"
+        sums[(period_of(row.day, period), spent_on or NONE)][cost] += Decimal(row.amount)
+    latest_target: dict[tuple[str, str], Any] = {}
+    for row in sorted(facts(ledger, targets, read_model), key=lambda r: (as_utc(r.occurred_at),
+                                                                          r.event_id)):  # fmt: skip
+        latest_target[(row.period, row.team or "")] = row
+    for row in latest_target.values():
+        label = _target_periods(row.period, period)
+        if label is None or row.currency != kpi.currency:
+            continue
+        planned_for = {"all": "all", "team": row.team}.get(by)
+        sums[(label, planned_for or NONE)]["target"] += Decimal(row.amount)
+    report_rows = []
+    for (label, group), measures in sorted(sums.items()):
+        values = evaluate(measures, kpi)
+        report_rows.append({
+            "period": label,
+            by: group,
+            "measures": {k: _number(v) for k, v in sorted(measures.items()) if v},
+            "kpis": {k: None if v is None else _number(v) for k, v in sorted(values.items())},
+        })  # fmt: skip
+    return {
+        "report": "kpi",
+        "definitions": read_model.definitions.hash,
+        "by": by,
+        "period": period,
+        "basis": basis,
+        "currency": kpi.currency,
+        "rows": report_rows,
+    }
+
+
+def _number(value: Decimal) -> str:
+    """Four decimals at most, no exponent, no trailing zeros: 0.25, 1234.5, 3."""
+    text = f"{value.quantize(Decimal('0.0001')).normalize():f}"
+    return "0" if text in ("-0", "") else text

@@ -1,0 +1,198 @@
+"""Read models by name: each built under one set of definitions, beside the others.
+
+The served read model answers reports unless another is named. ``replay`` builds a new
+one from the start of the log; ``promote`` points the served slot at it in one statement.
+A live read model follows the log as it grows; one bounded "as of" a recorded time (or by
+a source time) is a fixed picture of what was known then, and is never followed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from leadledger.ledgerdb import LedgerDB, read_models
+from leadledger.projections import lifecycle
+from leadledger.projections.calendar import Calendar
+from leadledger.projections.definitions import DEFAULTS, Definitions
+from leadledger.projections.lifecycle import LIFECYCLE_TYPES, LeadState
+from leadledger.wire import WireEvent
+
+DEFAULT_NAME = "default"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+CACHE_SIZE = 50_000  # lead states kept in memory between pages; the rest are in the database
+
+
+class ReadModelError(ValueError):
+    """A read model that does not exist, clashes, or cannot be served."""
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    name: str
+    definitions: Definitions
+    as_of: datetime | None = None
+    occurred_before: datetime | None = None
+    status: str = "ready"
+
+    @property
+    def live(self) -> bool:
+        return self.as_of is None and self.occurred_before is None
+
+    @property
+    def checkpoint(self) -> str:
+        return f"model:{self.name}"
+
+    def admits(self, record: dict[str, Any]) -> bool:
+        """Whether an event belongs in this read model: recorded and happened by its bounds."""
+        if self.as_of is not None and record["recorded_at"] > self.as_of:
+            return False
+        return self.occurred_before is None or record["occurred_at"] <= self.occurred_before
+
+    def describe(self) -> str:
+        bounds = []
+        if self.as_of is not None:
+            bounds.append(f"as of {self.as_of.isoformat()}")
+        if self.occurred_before is not None:
+            bounds.append(f"events by {self.occurred_before.isoformat()}")
+        return f"{self.name} ({', '.join(bounds) or 'live'}, {self.definitions.hash})"
+
+
+def get(ledger: LedgerDB, name: str) -> ReadModel:
+    row = ledger.read_model_row(name)
+    if row is None:
+        known = ", ".join(sorted(r.name for r in ledger.select(read_models))) or "none yet"
+        raise ReadModelError(f"no read model named {name!r} (known: {known})")
+    return ReadModel(
+        name=row.name,
+        definitions=Definitions.model_validate_json(row.definitions),
+        as_of=_aware(row.as_of),
+        occurred_before=_aware(row.occurred_before),
+        status=row.status,
+    )
+
+
+def served(ledger: LedgerDB) -> ReadModel:
+    """The served read model; on a new ledger, the default definitions' read model."""
+    name = ledger.served_name()
+    if name is None:
+        if ledger.read_model_row(DEFAULT_NAME) is None:
+            create(ledger, DEFAULT_NAME, DEFAULTS, status="ready")
+        ledger.serve(DEFAULT_NAME)
+        name = DEFAULT_NAME
+    return get(ledger, name)
+
+
+def chosen(ledger: LedgerDB, name: str | None) -> ReadModel:
+    """The read model a report names, or the served one."""
+    return served(ledger) if name is None else get(ledger, name)
+
+
+def create(
+    ledger: LedgerDB,
+    name: str,
+    definitions: Definitions,
+    as_of: datetime | None = None,
+    occurred_before: datetime | None = None,
+    status: str = "building",
+) -> ReadModel:
+    """Register a read model, or return the one of that name if it is the same (so an
+    interrupted replay resumes); a different one of that name is refused."""
+    if not NAME_PATTERN.match(name):
+        raise ReadModelError(
+            f"read model name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)"
+        )
+    wanted = ReadModel(name, definitions, as_of, occurred_before, status)
+    if ledger.read_model_row(name) is not None:
+        found = get(ledger, name)
+        same = (found.definitions.hash, found.as_of, found.occurred_before) == (
+            definitions.hash, as_of, occurred_before)  # fmt: skip
+        if not same:
+            raise ReadModelError(
+                f"a different read model is already named {name!r}: {found.describe()}; "
+                f"choose another --name, or drop it first (leadledger drop {name})"
+            )
+        return found
+    ledger.add_read_model({
+        "name": name, "definitions": definitions.model_dump_json(),
+        "definitions_hash": definitions.hash, "as_of": as_of,
+        "occurred_before": occurred_before, "status": status, "created_at": datetime.now(UTC),
+    })  # fmt: skip
+    return wanted
+
+
+def promote(ledger: LedgerDB, name: str) -> ReadModel:
+    model = get(ledger, name)
+    if model.status != "ready":
+        raise ReadModelError(f"read model {name!r} is still being built; finish its replay first")
+    if not model.live:
+        raise ReadModelError(
+            f"read model {name!r} is bounded ({model.describe()}) and does not follow new "
+            "events; only a live read model can be served"
+        )
+    ledger.serve(name)
+    return model
+
+
+def live_models(ledger: LedgerDB) -> list[ReadModel]:
+    """The read models that follow the log: the served one, and every ready live one."""
+    served(ledger)
+    models = [get(ledger, row.name) for row in ledger.select(read_models)]
+    return [m for m in models if m.live and m.status == "ready"]
+
+
+def all_models(ledger: LedgerDB) -> list[ReadModel]:
+    return [get(ledger, row.name) for row in ledger.select(read_models)]
+
+
+class Projector:
+    """Folds pages of domain events into one read model: lifecycle states, SLA clocks and
+    conversions, written with the page's log position in one transaction.
+
+    Lead states of recent pages stay in memory (at most ``cache_size``); others are read
+    back from the database when their lead appears again, so memory stays bounded however
+    long the log is, and a restarted replay picks up exactly where its checkpoint says.
+    """
+
+    def __init__(self, ledger: LedgerDB, model: ReadModel, cache_size: int = CACHE_SIZE) -> None:
+        self.ledger = ledger
+        self.model = model
+        self.calendar: Calendar = model.definitions.sla.calendar.calendar()
+        self.cache: dict[str, LeadState] = {}
+        self.cache_size = cache_size
+
+    def apply(self, events: Sequence[WireEvent], positions: dict[str, int]) -> int:
+        """Fold ``events`` and commit them with ``positions``; return how many were folded."""
+        wanted = [
+            (kind, record)
+            for kind, record in events
+            if kind in LIFECYCLE_TYPES and self.model.admits(record)
+        ]
+        missing = {record["lead_id"] for _, record in wanted} - self.cache.keys()
+        if missing:
+            for lead, text in self.ledger.load_states(self.model.name, missing).items():
+                self.cache[lead] = LeadState.model_validate_json(text)
+        dirty: dict[str, LeadState] = {}
+        converted: list[dict[str, Any]] = []
+        for kind, record in wanted:
+            lead = record["lead_id"]
+            state = self.cache.pop(lead, None) or LeadState(lead_id=lead)
+            self.cache[lead] = state  # most recently used last
+            converted.extend(lifecycle.fold(state, kind, record, self.model.definitions))
+            dirty[lead] = state
+        sla = self.model.definitions.sla
+        clocks = [row for s in dirty.values() for row in lifecycle.clocks(s, sla, self.calendar)]
+        states = {lead: state.model_dump_json() for lead, state in dirty.items()}
+        self.ledger.commit_model(self.model.name, states, clocks, converted, positions)
+        while len(self.cache) > self.cache_size:
+            del self.cache[next(iter(self.cache))]
+        return len(wanted)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

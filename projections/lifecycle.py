@@ -1,0 +1,290 @@
+"""The lifecycle fold: each lead's funnel history, as one state, under the definitions.
+
+The SLA and KPI read models are read off this state (SLA clocks per hand-over cycle, KPI
+measures per lead), and the fold also emits the conversions attribution credits. It is
+pure: (state, event, definitions) -> the conversions the event earns, with the state
+updated in place; a replay under other definitions is the same fold again.
+
+A cycle is one pass of a lead through the hand-over to sales; a rejection or a recycle
+ends it, and a later MQL opens the next, judged afresh.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from leadledger.domain.funnel import MOVES, Reason
+
+if TYPE_CHECKING:
+    from leadledger.projections.calendar import Calendar
+    from leadledger.projections.definitions import Definitions, Sla
+
+COUNT = "count"  # the unit of conversions that are counted, not valued in money
+CONVERSION_KINDS = ("lead", "mql", "sql", "opportunity", "pipeline", "deal_won", "purchase")
+LIFECYCLE_TYPES = frozenset({
+    "lead_created", "score_changed", "stage_changed", "assigned", "mql_accepted",
+    "mql_rejected", "contact_attempted", "sql_confirmed", "disqualified", "recycled",
+    "deal_opened", "deal_won", "deal_lost", "purchase", "contraction", "churned",
+})  # fmt: skip
+CLOCKS = ("mql_response", "first_contact", "sql_confirm")
+CHECKS = ("contact_attempts", "reason_returned")
+
+
+class Deal(BaseModel):
+    opened_at: datetime | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    status: str = "open"
+    closed_at: datetime | None = None
+    reason: str | None = None
+
+
+class Money(BaseModel):
+    at: datetime
+    kind: str
+    amount: Decimal
+    currency: str
+
+
+class Rejection(BaseModel):
+    """Sales handed the lead back: an MQL rejected, or an SQL disqualified."""
+
+    at: datetime
+    kind: str
+    reason: str
+    attempts: int
+    rep: str | None
+    team: str | None
+
+
+class Stop(BaseModel):
+    """When a clock stopped, and the rep and team it stopped for."""
+
+    at: datetime
+    rep: str | None
+    team: str | None
+
+
+class Spell(BaseModel):
+    """A stay in one stage, from entering it to leaving it."""
+
+    stage: str
+    entered: datetime
+    left: datetime
+
+
+class Cycle(BaseModel):
+    mql_at: datetime | None = None
+    handed_at: datetime | None = None  # to sales: the MQL, or entry at SQL
+    sql_at: datetime | None = None
+    stops: dict[str, Stop] = Field(default_factory=dict)  # clock name -> its stop
+    response: str | None = None  # accepted, rejected, or sql (moved on without a verdict)
+    attempts: int = 0
+    ended_at: datetime | None = None
+
+
+class LeadState(BaseModel):
+    lead_id: str
+    created_at: datetime | None = None
+    origin: str | None = None
+    segment: str | None = None
+    rep: str | None = None
+    team: str | None = None
+    score: int | None = None
+    stage: str = "visitor"
+    stage_since: datetime | None = None
+    spells: list[Spell] = Field(default_factory=list)  # stages left, with their times
+    first: dict[str, datetime] = Field(default_factory=dict)  # mql, sql, opportunity, won
+    cycles: list[Cycle] = Field(default_factory=list)
+    rejections: list[Rejection] = Field(default_factory=list)
+    deals: dict[str, Deal] = Field(default_factory=dict)
+    payments: list[Money] = Field(default_factory=list)  # purchases and contractions
+    churned_at: datetime | None = None
+
+    @property
+    def cycle(self) -> Cycle:
+        if not self.cycles:
+            self.cycles.append(Cycle())
+        return self.cycles[-1]
+
+
+Conversion = dict[str, Any]
+
+
+def fold(
+    state: LeadState, kind: str, record: dict[str, Any], definitions: Definitions
+) -> list[Conversion]:
+    """Apply one domain event to ``state``; return the conversions it earns."""
+    at: datetime = record["occurred_at"]
+    earned: list[Conversion] = []
+
+    def earn(conversion: str, value: Decimal = Decimal(1), unit: str = COUNT) -> None:
+        earned.append({
+            "lead_id": state.lead_id, "kind": conversion, "event_id": record["event_id"],
+            "conversion_id": f"{conversion}:{record['event_id']}", "occurred_at": at,
+            "recorded_at": record["recorded_at"], "value": value, "currency": unit,
+        })  # fmt: skip
+
+    def stop(clock: str, rep: str | None = None) -> None:
+        if clock not in state.cycle.stops:
+            state.cycle.stops[clock] = Stop(at=at, rep=rep or state.rep, team=state.team)
+
+    def reach_mql() -> None:
+        cycle = state.cycle
+        if cycle.mql_at is None:
+            cycle.mql_at = at
+            cycle.handed_at = cycle.handed_at or at
+            state.first.setdefault("mql", at)
+            earn("mql")
+
+    def end_cycle(reason: str | None, rejected: str | None) -> None:
+        if rejected is not None:
+            state.rejections.append(Rejection(
+                at=at, kind=rejected, reason=reason or "", attempts=state.cycle.attempts,
+                rep=record.get("rep") or state.rep, team=state.team,
+            ))  # fmt: skip
+        state.cycle.ended_at = at
+        state.cycles.append(Cycle())
+
+    _move_stage(state, kind, record, at)
+    match kind:
+        case "lead_created":
+            state.created_at, state.origin = at, record["origin"]
+            state.segment = record["segment"]
+            earn("lead")
+            if record["entry_stage"] == "sql":
+                state.cycle.sql_at = state.cycle.handed_at = at
+                state.first.setdefault("sql", at)
+                earn("sql")
+        case "score_changed":
+            state.score = record["score"]
+            rule = definitions.funnel
+            by_score = rule.mql == "score" and record["score"] >= rule.mql_score
+            if by_score and state.stage in ("lead", "nurture", "mql"):
+                reach_mql()
+        case "stage_changed":
+            stage = record["stage"]
+            if stage == "mql" and definitions.funnel.mql == "stage":
+                reach_mql()
+            elif stage == "sql":
+                state.cycle.sql_at = state.cycle.sql_at or at
+                state.first.setdefault("sql", at)
+                if state.cycle.mql_at is not None and state.cycle.response is None:
+                    state.cycle.response = "sql"
+                stop("mql_response")
+                earn("sql")
+            elif stage == "opportunity":
+                state.first.setdefault("opportunity", at)
+                earn("opportunity")
+        case "assigned":
+            state.rep, state.team = record["rep"], record["team"]
+        case "mql_accepted":
+            state.cycle.response = state.cycle.response or "accepted"
+            stop("mql_response", record["rep"])
+        case "mql_rejected":
+            state.cycle.response = state.cycle.response or "rejected"
+            stop("mql_response", None)
+            end_cycle(record["reason"], "mql_rejected")
+        case "contact_attempted":
+            state.cycle.attempts += 1
+            stop("first_contact")
+        case "sql_confirmed":
+            stop("sql_confirm", record["rep"])
+        case "disqualified":
+            end_cycle(record["reason"], "disqualified")
+        case "recycled":
+            end_cycle(record["reason"], None)
+        case "deal_opened":
+            state.deals[record["deal_id"]] = Deal(
+                opened_at=at, amount=record["amount"], currency=record["currency"]
+            )
+            earn("pipeline", record["amount"] or Decimal(0), record["currency"] or COUNT)
+        case "deal_won" | "deal_lost":
+            deal = state.deals.setdefault(record["deal_id"], Deal())
+            deal.status, deal.closed_at = kind.removeprefix("deal_"), at
+            if kind == "deal_won":
+                deal.amount, deal.currency = record["amount"], record["currency"]
+                state.first.setdefault("won", at)
+                earn("deal_won", record["amount"], record["currency"])
+            else:
+                deal.reason = record["reason"]
+        case "purchase":
+            state.payments.append(Money(at=at, kind=record["kind"], amount=record["amount"],
+                                        currency=record["currency"]))  # fmt: skip
+            earn("purchase", record["amount"], record["currency"])
+        case "contraction":
+            state.payments.append(Money(at=at, kind="contraction", amount=record["amount"],
+                                        currency=record["currency"]))  # fmt: skip
+        case "churned":
+            state.churned_at = at
+    return earned
+
+
+def _move_stage(state: LeadState, kind: str, record: dict[str, Any], at: datetime) -> None:
+    """Follow the CRM stage with the funnel's own table, keeping time spent in each."""
+    key = f"stage_changed:{record.get('stage')}" if kind == "stage_changed" else kind
+    move = MOVES.get(key)
+    target: str | None = move.to if move is not None else None
+    if kind == "lead_created" and record["entry_stage"] == "sql":
+        target = "sql"
+    if target is None or target == state.stage:
+        return
+    if state.stage_since is not None:
+        state.spells.append(Spell(stage=state.stage, entered=state.stage_since, left=at))
+    state.stage, state.stage_since = str(target), at
+
+
+def clocks(state: LeadState, sla: Sla, calendar: Calendar) -> list[dict[str, Any]]:
+    """The SLA rows of one lead: every clock of every cycle, and every rejection's checks.
+
+    A clock stops at the response it waits for. A cycle that ends first (the lead went
+    back to nurture) cancels its open clocks, unless their deadline had already passed.
+    """
+    rows: list[dict[str, Any]] = []
+    limits = {
+        "mql_response": sla.mql_response_hours * 3600,
+        "first_contact": sla.first_contact_hours * 3600,
+        "sql_confirm": sla.sql_confirm_hours * 3600,
+    }
+    for number, cycle in enumerate(state.cycles, start=1):
+        starts = {"mql_response": cycle.mql_at, "first_contact": cycle.handed_at,
+                  "sql_confirm": cycle.sql_at}  # fmt: skip
+        for clock in CLOCKS:
+            started = starts[clock]
+            if started is None:
+                continue
+            limit = limits[clock]
+            deadline = calendar.deadline(started, limit)
+            stopped = cycle.stops.get(clock)
+            rep, team = (stopped.rep, stopped.team) if stopped else (state.rep, state.team)
+            row = {"lead_id": state.lead_id, "cycle": number, "clock": clock, "seq": 0,
+                   "started_at": started, "deadline": deadline, "limit": limit,
+                   "rep": rep, "team": team, "detail": None}  # fmt: skip
+            if stopped is not None:
+                measured = calendar.working_seconds(started, stopped.at)
+                status = "met" if measured <= limit else "breached"
+                row |= {"stopped_at": stopped.at, "measured": measured, "status": status}
+            elif cycle.ended_at is not None:
+                status = "breached" if cycle.ended_at > deadline else "cancelled"
+                row |= {"stopped_at": cycle.ended_at, "measured": None, "status": status}
+            else:
+                row |= {"stopped_at": None, "measured": None, "status": "open"}
+            rows.append(row)
+    for seq, rejection in enumerate(state.rejections):
+        base = {"lead_id": state.lead_id, "cycle": 0, "seq": seq, "started_at": rejection.at,
+                "deadline": None, "stopped_at": rejection.at, "rep": rejection.rep,
+                "team": rejection.team, "detail": rejection.reason}  # fmt: skip
+        tagged = rejection.reason in set(Reason)
+        rows.append(base | {"clock": "reason_returned", "limit": None, "measured": None,
+                            "status": "met" if tagged else "breached"})  # fmt: skip
+        if rejection.kind == "disqualified" and rejection.reason == Reason.NO_RESPONSE:
+            enough = rejection.attempts >= sla.min_contact_attempts
+            rows.append(base | {"clock": "contact_attempts",
+                                "limit": float(sla.min_contact_attempts),
+                                "measured": float(rejection.attempts),
+                                "status": "met" if enough else "breached"})  # fmt: skip
+    return rows
