@@ -146,6 +146,7 @@ def demo(context: Context, leads: int, seed: int) -> None:
     from leadledger import readmodels
     from leadledger.pipeline import ingest_file, project_from_store
     from leadledger.reports import attribution_report, summary
+    from leadledger.sla_report import sla_report
 
     folder = (context.data_dir or default_data_dir()) / "demo"
     shutil.rmtree(folder, ignore_errors=True)
@@ -160,6 +161,7 @@ def demo(context: Context, leads: int, seed: int) -> None:
         served = readmodels.served(ledger)
         report = attribution_report(ledger, served, "first_touch", served.definitions)
         counts = summary(ledger, served)
+        sla = sla_report(ledger, served, datetime.now(UTC))
     out.print(f"[bold]leadledger demo[/bold]: {leads} synthetic leads (seed {seed}) from {path}")
     _print_tally(tally)
     out.print(
@@ -167,7 +169,15 @@ def demo(context: Context, leads: int, seed: int) -> None:
         f"touches: {counts['touches']} | deals won: {counts['deals_won']}"
     )
     _print_attribution(report, "table")
-    out.print(f"data directory: {folder}  (try: leadledger --data-dir {folder} report attribution)")
+    overall = next(row for row in sla["compliance"] if row["clock"] == "all")
+    out.print(
+        f"SLA compliance {overall['compliance']} ({overall['met']} met, {overall['breached']} "
+        f"breached) under read model {served.name}"
+    )
+    out.print(
+        f"data directory: {folder}\n"
+        f"try: leadledger --data-dir {folder} report attribution | report sla | report kpi"
+    )
 
 
 @cli.command()
@@ -461,11 +471,17 @@ def report_sla(
     for row in data["compliance"]:
         table.add_row(*("-" if row[c] is None else str(row[c]) for c in columns))
     out.print(table)
-    for title, rows in (("breaches", data["breaches"]), ("at risk now", data["at_risk"])):
+    shown = (
+        ("breaches", data["breaches"], ("lead_id", "clock", "cycle", "rep", "team", "deadline",
+                                        "measured", "limit")),
+        ("at risk now", data["at_risk"], ("lead_id", "clock", "cycle", "rep", "team", "deadline",
+                                          "used_hours", "limit_hours")),
+    )  # fmt: skip
+    for title, rows, fields in shown:
         if rows:
-            listing = Table(*rows[0], title=f"{title} ({len(rows)})")
+            listing = Table(*fields, title=f"{title} ({len(rows)})")
             for row in rows[:50]:
-                listing.add_row(*("-" if v is None else str(v) for v in row.values()))
+                listing.add_row(*("-" if row[f] is None else str(row[f]) for f in fields))
             out.print(listing)
             if len(rows) > 50:
                 out.print(f"... and {len(rows) - 50} more (--format json lists all)")

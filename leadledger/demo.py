@@ -25,12 +25,18 @@ CHANNELS = {
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
+REPS = {"emea": ("ana", "ben"), "na": ("cy", "dee")}
+REASONS = ("no_budget", "not_icp", "too_early", "competitor_won", "other")
+
+
 def generate(leads: int = 200, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
+    extra = random.Random(seed * 7919 + 1)  # hand-over, spend, targets: a stream of their own
     names = list(CHANNELS)
     weights = [CHANNELS[n][0] for n in names]
     records: list[dict[str, Any]] = []
     for i in range(1, leads + 1):
+        first = len(records)
         lead_id = f"lead-{i:05d}"
         at = START + timedelta(minutes=rng.randrange(0, 60 * 24 * 90))
         for t in range(rng.randint(1, 5)):
@@ -89,6 +95,8 @@ def generate(leads: int = 200, seed: int = 7) -> list[dict[str, Any]]:
                         "currency": "EUR",
                     }
                 )
+        records[first:] = with_handover(records[first:], lead_id, extra)
+    records.extend(spend_and_targets(extra))
     if records:
         records.append(dict(records[0]))  # a re-sent event: recognised as a duplicate
     records.append(
@@ -104,6 +112,65 @@ def generate(leads: int = 200, seed: int = 7) -> list[dict[str, Any]]:
         }
     )
     return records
+
+
+def _event(kind: str, lead_id: str, at: datetime, name: str, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "event_id": f"{lead_id}-{name}", "lead_id": lead_id,
+            "occurred_at": at.isoformat(), "source_system": "crm", **fields}  # fmt: skip
+
+
+def with_handover(
+    journey: list[dict[str, Any]], lead_id: str, rng: random.Random
+) -> list[dict[str, Any]]:
+    """Add the sales side to one lead's journey: assignment, the answer to its MQL,
+    contact attempts and the SQL confirmation; some MQLs are rejected with a reason."""
+    kinds = [(r["type"], r.get("stage")) for r in journey]
+    if ("lead_created", None) not in kinds:
+        return journey
+    created = journey[kinds.index(("lead_created", None))]
+    at = datetime.fromisoformat(created["occurred_at"])
+    team = rng.choice(sorted(REPS))
+    rep = rng.choice(REPS[team])
+    added = [_event("assigned", lead_id, at + timedelta(minutes=5), "assigned", rep=rep, team=team)]
+    if ("stage_changed", "mql") in kinds:
+        mql = datetime.fromisoformat(journey[kinds.index(("stage_changed", "mql"))]["occurred_at"])
+        sql = datetime.fromisoformat(journey[kinds.index(("stage_changed", "sql"))]["occurred_at"])
+        gap = sql - mql
+        added.append(_event("mql_accepted", lead_id, mql + gap * rng.uniform(0.05, 0.4),
+                            "accepted", rep=rep))  # fmt: skip
+        for n in range(rng.randint(1, 3)):
+            added.append(_event("contact_attempted", lead_id,
+                                mql + gap * rng.uniform(0.4 + 0.15 * n, 0.5 + 0.15 * n),
+                                f"contact-{n}", method=rng.choice(["call", "email"]),
+                                outcome="connected" if n else "no_answer"))  # fmt: skip
+        added.append(_event("sql_confirmed", lead_id, sql + timedelta(hours=rng.uniform(0.5, 7)),
+                            "confirmed", rep=rep))  # fmt: skip
+    elif rng.random() < 0.4:
+        mql = at + timedelta(hours=rng.randint(2, 48))
+        added.append(_event("stage_changed", lead_id, mql, "mql", stage="mql"))
+        added.append(_event("mql_rejected", lead_id, mql + timedelta(hours=rng.uniform(1, 14)),
+                            "rejected", reason=rng.choice(REASONS)))  # fmt: skip
+    return sorted(journey + added, key=lambda r: r["occurred_at"])
+
+
+def spend_and_targets(rng: random.Random) -> list[dict[str, Any]]:
+    """Monthly spend per paid channel (reported on the first of the month), and targets."""
+    found: list[dict[str, Any]] = []
+    for month in range(1, 7):
+        for channel in ("paid_search", "paid_social", "events"):
+            day = datetime(2026, month, 1, tzinfo=UTC)
+            found.append({"type": "spend", "event_id": f"spend-{channel}-{month}",
+                          "occurred_at": day.isoformat(), "source_system": "ads",
+                          "channel": channel, "campaign": f"{channel}-q1",
+                          "day": day.date().isoformat(),
+                          "amount": str(rng.randrange(20, 80) * 100),
+                          "currency": "EUR"})  # fmt: skip
+    for quarter, amount in (("2026-Q1", "250000"), ("2026-Q2", "300000")):
+        found.append({"type": "plan_target", "event_id": f"target-{quarter}",
+                      "occurred_at": "2026-01-01T00:00:00+00:00", "source_system": "finance",
+                      "period": quarter, "team": None, "amount": amount,
+                      "currency": "EUR"})  # fmt: skip
+    return found
 
 
 def write_jsonl(records: list[dict[str, Any]], path: Path) -> Path:

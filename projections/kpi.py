@@ -100,11 +100,12 @@ def lead_measures(state: LeadState, kpi: Kpi) -> Iterator[Measure]:
             yield measure, state.first[step], ONE
     for cycle in state.cycles:
         answer = cycle.stops.get("mql_response")
-        if cycle.mql_at is not None and answer is not None:
-            yield "responses", answer.at, ONE
-            hours = max((answer.at - cycle.mql_at).total_seconds(), 0.0) / 3600
-            yield "response_hours", answer.at, Decimal(str(round(hours, 6)))
-        if cycle.response == "accepted" and answer is not None:
+        if cycle.mql_at is None or answer is None:
+            continue  # an answer to a lead that is no MQL under these definitions
+        yield "responses", answer.at, ONE
+        hours = max((answer.at - cycle.mql_at).total_seconds(), 0.0) / 3600
+        yield "response_hours", answer.at, Decimal(str(round(hours, 6)))
+        if cycle.response == "accepted":
             yield "accepted", answer.at, ONE
     for rejection in state.rejections:
         counted = "rejected_mqls" if rejection.kind == "mql_rejected" else "disqualified"

@@ -199,6 +199,7 @@ def fold(
         case "recycled":
             end_cycle(record["reason"], None)
         case "deal_opened":
+            state.first.setdefault("opportunity", at)  # a deal is an opportunity
             state.deals[record["deal_id"]] = Deal(
                 opened_at=at, amount=record["amount"], currency=record["currency"]
             )

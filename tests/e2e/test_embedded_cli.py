@@ -18,7 +18,10 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 def test_demo_runs_on_the_embedded_default_and_reconciles(tmp_path: Path) -> None:
     result = leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)})
-    assert "received 889 = stored 886 + duplicates 1 + dead-lettered 2: reconciles" in result.stdout
+    assert "received 1355 = stored 1352 + duplicates 1 + dead-lettered 2: reconciles" in (
+        result.stdout
+    )
+    assert "SLA compliance 0.6314 (149 met, 87 breached) under read model default" in result.stdout
     assert "first_touch credit for deal_won (37 conversions)" in result.stdout
     assert (tmp_path / "demo" / "events.db").exists()
     # Same seed, same data: a second run prints the same numbers.
