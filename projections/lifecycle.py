@@ -113,6 +113,12 @@ class LeadState(BaseModel):
 
 
 Conversion = dict[str, Any]
+CENTS = Decimal("0.0001")  # the read models' money scale (Avro decimals carry scale 4)
+
+
+def money(amount: Decimal | None) -> Decimal | None:
+    """Amounts at one scale, so a store replay and a Kafka replay write the same state."""
+    return None if amount is None else amount.quantize(CENTS)
 
 
 def fold(
@@ -201,24 +207,26 @@ def fold(
         case "deal_opened":
             state.first.setdefault("opportunity", at)  # a deal is an opportunity
             state.deals[record["deal_id"]] = Deal(
-                opened_at=at, amount=record["amount"], currency=record["currency"]
+                opened_at=at, amount=money(record["amount"]), currency=record["currency"]
             )
             earn("pipeline", record["amount"] or Decimal(0), record["currency"] or COUNT)
         case "deal_won" | "deal_lost":
             deal = state.deals.setdefault(record["deal_id"], Deal())
             deal.status, deal.closed_at = kind.removeprefix("deal_"), at
             if kind == "deal_won":
-                deal.amount, deal.currency = record["amount"], record["currency"]
+                deal.amount, deal.currency = money(record["amount"]), record["currency"]
                 state.first.setdefault("won", at)
                 earn("deal_won", record["amount"], record["currency"])
             else:
                 deal.reason = record["reason"]
         case "purchase":
-            state.payments.append(Money(at=at, kind=record["kind"], amount=record["amount"],
+            state.payments.append(Money(at=at, kind=record["kind"],
+                                        amount=record["amount"].quantize(CENTS),
                                         currency=record["currency"]))  # fmt: skip
             earn("purchase", record["amount"], record["currency"])
         case "contraction":
-            state.payments.append(Money(at=at, kind="contraction", amount=record["amount"],
+            state.payments.append(Money(at=at, kind="contraction",
+                                        amount=record["amount"].quantize(CENTS),
                                         currency=record["currency"]))  # fmt: skip
         case "churned":
             state.churned_at = at
