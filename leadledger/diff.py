@@ -10,36 +10,41 @@ from __future__ import annotations
 from typing import Any
 
 from leadledger.kpi_report import kpi_report
-from leadledger.ledgerdb import LedgerDB, conversions, lead_states, sla_clocks
+from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.attribution import as_utc
-from leadledger.projections.lifecycle import LeadState
-from leadledger.readmodels import ReadModel
+from leadledger.projections.lifecycle import clocks
+from leadledger.readmodels import ReadModel, states
 from leadledger.reports import decimal_text
 
 
 def _conversions(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]]:
     return {
-        row.conversion_id: {
-            "lead_id": row.lead_id,
-            "kind": row.kind,
-            "occurred_at": as_utc(row.occurred_at).isoformat(),
-            "value": decimal_text(row.value),
-            "currency": row.currency,
+        earned.conversion_id: {
+            "lead_id": state.lead_id,
+            "kind": earned.kind,
+            "occurred_at": as_utc(earned.at).isoformat(),
+            "value": decimal_text(earned.value),
+            "currency": earned.currency,
         }
-        for row in ledger.select(conversions, conversions.c.model == model.name)
+        for state in states(ledger, model)
+        for earned in state.conversions
     }
 
 
 def _lead_facts(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]]:
     """Per lead, what a diff compares: each SLA verdict and each first-reached milestone."""
     found: dict[str, dict[str, str]] = {}
-    for row in ledger.select(sla_clocks, sla_clocks.c.model == model.name):
-        key = f"sla {row.clock} cycle {row.cycle}" + (f" #{row.seq}" if row.cycle == 0 else "")
-        found.setdefault(row.lead_id, {})[key] = row.status
-    for row in ledger.select(lead_states, lead_states.c.model == model.name):
-        state = LeadState.model_validate_json(row.state)
+    sla = model.definitions.sla
+    calendar = sla.calendar.calendar()
+    for state in states(ledger, model):
+        mine = found.setdefault(state.lead_id, {})
+        for row in clocks(state, sla, calendar):
+            cycle, seq = row["cycle"], row["seq"]
+            mine[f"sla {row['clock']} cycle {cycle}" + (f" #{seq}" if cycle == 0 else "")] = row[
+                "status"
+            ]
         for step, at in state.first.items():
-            found.setdefault(row.lead_id, {})[f"first {step}"] = at.isoformat()
+            mine[f"first {step}"] = as_utc(at).isoformat()
     return found
 
 

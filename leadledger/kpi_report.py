@@ -12,11 +12,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from leadledger.ledgerdb import LedgerDB, lead_states, spend, targets, touches
+from leadledger.ledgerdb import LedgerDB, spend, targets, touches
 from leadledger.projections.attribution import as_utc
 from leadledger.projections.kpi import evaluate, lead_measures
-from leadledger.projections.lifecycle import LeadState
-from leadledger.readmodels import ReadModel
+from leadledger.readmodels import ReadModel, states
 from leadledger.reports import facts, stitched_paths
 from leadledger.sla_report import period_of
 
@@ -50,9 +49,7 @@ def kpi_report(
             if path:
                 touch = min(path, key=lambda t: (t.occurred_at, t.event_id))
                 first_touch[lead] = touch.channel if by == "channel" else touch.campaign
-    states = ledger.select(lead_states, lead_states.c.model == read_model.name)
-    for row in states:
-        state = LeadState.model_validate_json(row.state)
+    for state in states(ledger, read_model):
         group = {"all": "all", "segment": state.segment, "team": state.team,
                  "channel": first_touch.get(state.lead_id),
                  "campaign": first_touch.get(state.lead_id)}[by] or NONE  # fmt: skip

@@ -124,45 +124,14 @@ served = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
 )
 
-conversions = sa.Table(
-    "ll_conversions",
-    metadata,
-    sa.Column("model", sa.String(100), primary_key=True),
-    sa.Column("conversion_id", sa.String(250), primary_key=True),
-    sa.Column("event_id", sa.String(200), nullable=False),
-    sa.Column("lead_id", sa.String(200), nullable=False),
-    sa.Column("occurred_at", Timestamp, nullable=False),
-    sa.Column("recorded_at", Timestamp),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("value", Money, nullable=False),
-    sa.Column("currency", sa.String(8), nullable=False, comment="ISO 4217, or count"),
-)
-
 lead_states = sa.Table(
     "ll_lead_states",
     metadata,
     sa.Column("model", sa.String(100), primary_key=True),
     sa.Column("lead_id", sa.String(200), primary_key=True),
     sa.Column("state", sa.Text, nullable=False, comment="the lifecycle fold's state, JSON"),
-)
-
-sla_clocks = sa.Table(
-    "ll_sla_clocks",
-    metadata,
-    sa.Column("model", sa.String(100), primary_key=True),
-    sa.Column("lead_id", sa.String(200), primary_key=True),
-    sa.Column("cycle", sa.Integer, primary_key=True, comment="0: a rejection's checks"),
-    sa.Column("clock", sa.String(40), primary_key=True),
-    sa.Column("seq", sa.Integer, primary_key=True),
-    sa.Column("started_at", Timestamp, nullable=False),
-    sa.Column("deadline", Timestamp),
-    sa.Column("stopped_at", Timestamp),
-    sa.Column("limit", sa.Float, comment="seconds, or contact attempts"),
-    sa.Column("measured", sa.Float, comment="clock seconds, or contact attempts"),
-    sa.Column("status", sa.String(20), nullable=False, comment="met, breached, open, cancelled"),
-    sa.Column("rep", sa.String(200)),
-    sa.Column("team", sa.String(200)),
-    sa.Column("detail", sa.String(200), comment="the reason tag of a rejection"),
+    comment="One row per lead and read model: SLA clocks, KPI measures and conversions are "
+    "read off it under the read model's definitions.",
 )
 
 dead_letters = sa.Table(
@@ -412,8 +381,7 @@ class LedgerDB:
 
     def drop_read_model(self, name: str) -> None:
         with self.engine.begin() as conn:
-            for table in (conversions, lead_states, sla_clocks):
-                conn.execute(table.delete().where(table.c.model == name))
+            conn.execute(lead_states.delete().where(lead_states.c.model == name))
             conn.execute(checkpoints.delete().where(checkpoints.c.name == f"model:{name}"))
             conn.execute(read_models.delete().where(read_models.c.name == name))
 
@@ -432,35 +400,22 @@ class LedgerDB:
                 found.update((lead, state) for lead, state in result)
         return found
 
-    def commit_model(
-        self,
-        model: str,
-        states: dict[str, str],
-        clocks: list[dict[str, Any]],
-        converted: list[dict[str, Any]],
-        positions: dict[str, int],
-    ) -> None:
-        """Replace the states and SLA rows of the leads in ``states``, add conversions,
-        and move the read model's checkpoint: one transaction, so a crash never counts
-        an event twice or loses one."""
+    def commit_model(self, model: str, states: dict[str, str], positions: dict[str, int]) -> None:
+        """Replace the lifecycle states in ``states`` and move the read model's checkpoint:
+        one transaction, so a crash never counts an event twice or loses one."""
         ids = list(states)
         with self.engine.begin() as conn:
             for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
-                for table in (lead_states, sla_clocks):
-                    conn.execute(
-                        table.delete().where(table.c.model == model, table.c.lead_id.in_(chunk))
+                conn.execute(
+                    lead_states.delete().where(
+                        lead_states.c.model == model,
+                        lead_states.c.lead_id.in_(ids[start : start + CHUNK]),
                     )
+                )
             if states:
                 conn.execute(
                     lead_states.insert(),
                     [{"model": model, "lead_id": k, "state": v} for k, v in states.items()],
-                )
-            if clocks:
-                conn.execute(sla_clocks.insert(), [c | {"model": model} for c in clocks])
-            if converted:
-                conn.execute(
-                    self._insert_ignore(conversions), [c | {"model": model} for c in converted]
                 )
             for stream, position in positions.items():
                 conn.execute(

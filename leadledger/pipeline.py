@@ -17,7 +17,6 @@ from leadledger.projections.facts import Row, rows_for
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES
 from leadledger.readmodels import Projector, ReadModel, live_models
 from leadledger.store import EventStore
-from leadledger.wire import to_wire
 
 FACTS = "facts"
 STORE_STREAM = "store"
@@ -83,7 +82,7 @@ def project_from_store(
     for page in store.notifications(after, PAGE_SIZE):
         rows: list[Row] = []
         for notification in page:
-            rows.extend(rows_for(*to_wire(store.decode(notification))))
+            rows.extend(rows_for(*store.wire(notification)))
         ledger.commit(rows, FACTS, {STORE_STREAM: page[-1].id})
         count += len(page)
         if progress:
@@ -112,7 +111,7 @@ def replay_from_store(
             inclusive_of_start=False,
         )  # fmt: skip
         reached = page[-1].id if page else end
-        events = [to_wire(store.decode(n)) for n in page]
+        events = [store.wire(n) for n in page]
         projector.apply(events, {STORE_STREAM: reached})
         if progress:
             progress(reached - after)

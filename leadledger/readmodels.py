@@ -9,14 +9,13 @@ a source time) is a fixed picture of what was known then, and is never followed.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from leadledger.ledgerdb import LedgerDB, read_models
+from leadledger.ledgerdb import LedgerDB, lead_states, read_models
 from leadledger.projections import lifecycle
-from leadledger.projections.calendar import Calendar
 from leadledger.projections.definitions import DEFAULTS, Definitions
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES, LeadState
 from leadledger.wire import WireEvent
@@ -148,9 +147,17 @@ def all_models(ledger: LedgerDB) -> list[ReadModel]:
     return [get(ledger, row.name) for row in ledger.select(read_models)]
 
 
+def states(ledger: LedgerDB, model: ReadModel) -> Iterator[LeadState]:
+    """Every lead's lifecycle state in ``model``, in lead order."""
+    rows = ledger.select(lead_states, lead_states.c.model == model.name)
+    for row in sorted(rows, key=lambda r: str(r.lead_id)):
+        yield lifecycle.load(row.state)
+
+
 class Projector:
-    """Folds pages of domain events into one read model: lifecycle states, SLA clocks and
-    conversions, written with the page's log position in one transaction.
+    """Folds pages of domain events into one read model: each lead's lifecycle state,
+    written with the page's log position in one transaction. SLA clocks, KPI measures and
+    conversions are read off the states under the read model's definitions.
 
     Lead states of recent pages stay in memory (at most ``cache_size``); others are read
     back from the database when their lead appears again, so memory stays bounded however
@@ -160,7 +167,6 @@ class Projector:
     def __init__(self, ledger: LedgerDB, model: ReadModel, cache_size: int = CACHE_SIZE) -> None:
         self.ledger = ledger
         self.model = model
-        self.calendar: Calendar = model.definitions.sla.calendar.calendar()
         self.cache: dict[str, LeadState] = {}
         self.cache_size = cache_size
 
@@ -174,19 +180,17 @@ class Projector:
         missing = {record["lead_id"] for _, record in wanted} - self.cache.keys()
         if missing:
             for lead, text in self.ledger.load_states(self.model.name, missing).items():
-                self.cache[lead] = LeadState.model_validate_json(text)
+                self.cache[lead] = lifecycle.load(text)
         dirty: dict[str, LeadState] = {}
-        converted: list[dict[str, Any]] = []
+        definitions = self.model.definitions
         for kind, record in wanted:
             lead = record["lead_id"]
             state = self.cache.pop(lead, None) or LeadState(lead_id=lead)
             self.cache[lead] = state  # most recently used last
-            converted.extend(lifecycle.fold(state, kind, record, self.model.definitions))
+            lifecycle.fold(state, kind, record, definitions)
             dirty[lead] = state
-        sla = self.model.definitions.sla
-        clocks = [row for s in dirty.values() for row in lifecycle.clocks(s, sla, self.calendar)]
-        states = {lead: state.model_dump_json() for lead, state in dirty.items()}
-        self.ledger.commit_model(self.model.name, states, clocks, converted, positions)
+        rows = {lead: lifecycle.dump(state) for lead, state in dirty.items()}
+        self.ledger.commit_model(self.model.name, rows, positions)
         while len(self.cache) > self.cache_size:
             del self.cache[next(iter(self.cache))]
         return len(wanted)

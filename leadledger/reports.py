@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leadledger.ledgerdb import LedgerDB, conversions, leads, links, merges, spend, touches
+from leadledger.ledgerdb import LedgerDB, leads, links, merges, spend, touches
 from leadledger.projections.attribution import (
     Conversion,
     Credit,
@@ -21,7 +21,7 @@ from leadledger.projections.attribution import (
 )
 from leadledger.projections.definitions import Definitions, path_function
 from leadledger.projections.lifecycle import COUNT
-from leadledger.readmodels import ReadModel
+from leadledger.readmodels import ReadModel, states
 
 MILESTONE_KINDS = {"lead": "lead", "opportunity": "opportunity", "pipeline": "opportunity"}
 
@@ -95,22 +95,30 @@ def stitched_paths(ledger: LedgerDB, read_model: ReadModel) -> dict[str, list[To
 
 
 def load_journeys(ledger: LedgerDB, read_model: ReadModel, kind: str) -> Journeys:
+    """The stitched paths, and the read model's conversions of ``kind`` with the milestones
+    (lead creation, opportunity) that W- and Z-shaped models weigh."""
     paths = stitched_paths(ledger, read_model)
-    milestones: dict[str, dict[str, Any]] = defaultdict(dict)
-    rows = ledger.select(conversions, conversions.c.model == read_model.name)
-    for row in rows:
-        mark = MILESTONE_KINDS.get(row.kind)
-        if mark is not None:
-            at = as_utc(row.occurred_at)
-            if mark not in milestones[row.lead_id] or at < milestones[row.lead_id][mark]:
-                milestones[row.lead_id][mark] = at
-    chosen = [
-        Conversion(row.conversion_id, row.lead_id, as_utc(row.occurred_at), Decimal(row.value),
-                   row.currency, row.kind, milestones[row.lead_id])
-        for row in rows
-        if row.kind == kind
-    ]  # fmt: skip
-    return Journeys(paths, chosen)
+    chosen: list[Conversion] = []
+    for state in states(ledger, read_model):
+        milestones: dict[str, Any] = {}
+        for earned in state.conversions:
+            mark = MILESTONE_KINDS.get(earned.kind)
+            if mark is not None and (mark not in milestones or earned.at < milestones[mark]):
+                milestones[mark] = earned.at
+        chosen.extend(
+            Conversion(
+                e.conversion_id,
+                state.lead_id,
+                as_utc(e.at),
+                e.value,
+                e.currency,
+                e.kind,
+                milestones,
+            )
+            for e in state.conversions
+            if e.kind == kind
+        )
+    return Journeys(paths, sorted(chosen, key=lambda c: c.conversion_id))
 
 
 def credits_for(
@@ -278,7 +286,5 @@ def spend_report(
 
 
 def summary(ledger: LedgerDB, read_model: ReadModel) -> dict[str, int]:
-    won = ledger.select(
-        conversions, conversions.c.model == read_model.name, conversions.c.kind == "deal_won"
-    )
-    return {"touches": ledger.count(touches), "leads": ledger.count(leads), "deals_won": len(won)}
+    won = sum(1 for s in states(ledger, read_model) for e in s.conversions if e.kind == "deal_won")
+    return {"touches": ledger.count(touches), "leads": ledger.count(leads), "deals_won": won}

@@ -1,14 +1,16 @@
 """The SLA report: compliance rates, every breach with its lead and rep, and the leads at
-risk now (open clocks near their limit), from a read model's SLA clocks."""
+risk now (open clocks near their limit), from the SLA clocks of a read model's leads."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from leadledger.ledgerdb import LedgerDB, sla_clocks
-from leadledger.readmodels import ReadModel
+from leadledger.ledgerdb import LedgerDB
+from leadledger.projections.lifecycle import clocks
+from leadledger.readmodels import ReadModel, states
 
 GROUPS = ("clock", "rep", "team", "period", "lead")
 COUNTED = ("met", "breached")  # open and cancelled clocks have no verdict yet
@@ -47,10 +49,12 @@ def sla_report(
     """Compliance per ``by`` (and clock), breaches, and open clocks at risk at ``now``."""
     sla = read_model.definitions.sla
     calendar = sla.calendar.calendar()
-    rows = sorted(
-        ledger.select(sla_clocks, sla_clocks.c.model == read_model.name),
-        key=lambda r: (r.lead_id, r.cycle, r.clock, r.seq),
-    )
+    rows = [
+        SimpleNamespace(**row)
+        for state in states(ledger, read_model)
+        for row in sorted(clocks(state, sla, calendar), key=lambda r: (r["cycle"], r["clock"],
+                                                                      r["seq"]))
+    ]  # fmt: skip
     tallies: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     breaches, at_risk = [], []
     reasons: dict[str, int] = defaultdict(int)

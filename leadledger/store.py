@@ -21,6 +21,7 @@ from eventsourcing.utils import EnvType, get_topic
 from leadledger.config import Database
 from leadledger.domain.lead import Lead
 from leadledger.domain.stream import Stream, stream_uuid
+from leadledger.wire import WireEvent, from_stored, to_wire
 
 __all__ = ["EventStore", "IntegrityError", "open_store"]
 
@@ -138,6 +139,12 @@ class EventStore(Application[UUID]):
 
     def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(notification)
+
+    def wire(self, notification: Notification) -> WireEvent:
+        """The (type, record) of a stored event, as the projections and Kafka see it."""
+        return from_stored(notification.topic, notification.state) or to_wire(
+            self.decode(notification)
+        )
 
     def max_position(self) -> int:
         return self.ordered_log.max_notification_id() or 0

@@ -8,9 +8,13 @@ fields are its domain fields plus ``lead_id`` (the stream key of a lead) and the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
 from typing import Any
 
+import orjson
 from eventsourcing.utils import resolve_topic
 
 from leadledger.codec import registry
@@ -61,3 +65,57 @@ def wire_key(event: object) -> str:
     assert isinstance(event, Stream.Event)
     key: str = vars(event)["stream_key"]
     return key
+
+
+# Reading stored events straight into wire records. Replays read millions of events; going
+# through eventsourcing's mapper builds a domain event object per event only to take it
+# apart again in ``to_wire``. ``from_stored`` parses the stored JSON once and builds the
+# record directly; a test checks it gives exactly what ``to_wire`` gives for every type.
+# Events stored by an older class version, and stream openings, still take the long way.
+
+DECODERS: dict[str, Any] = {
+    "datetime_iso": datetime.fromisoformat,
+    "decimal_str": Decimal,
+    "date_iso": date.fromisoformat,
+}
+
+
+@dataclass(frozen=True)
+class StoredShape:
+    name: str
+    version: int
+    fields: tuple[str, ...]
+    of_lead: bool
+
+
+@cache
+def stored_shape(topic: str) -> StoredShape | None:
+    """How to read a stored fact of ``topic`` directly (None: use the mapper)."""
+    cls = resolve_topic(topic)
+    if not (isinstance(cls, type) and issubclass(cls, Stream.Fact)):
+        return None
+    fields = tuple(registry().field_names(cls.NAME))
+    return StoredShape(cls.NAME, getattr(cls, "class_version", 1), fields,
+                       issubclass(cls, Lead.Event))  # fmt: skip
+
+
+def from_stored(topic: str, state: bytes) -> WireEvent | None:
+    """The wire event of a stored fact, or None when it needs the mapper (see above)."""
+    shape = stored_shape(topic)
+    if shape is None:
+        return None
+    data = orjson.loads(state)
+    if data.get("class_version", 1) != shape.version:
+        return None  # an older version: the mapper upcasts it
+    record: dict[str, Any] = {}
+    for name in shape.fields:
+        if name == "lead_id":
+            record[name] = data["stream_key"] if shape.of_lead else None
+            continue
+        value = data["timestamp" if name == "recorded_at" else name]
+        if type(value) is dict and "_type_" in value:
+            value = DECODERS[value["_type_"]](value["_data_"])
+        if name in ("occurred_at", "recorded_at"):
+            value = utc(value)
+        record[name] = value
+    return shape.name, record

@@ -11,11 +11,12 @@ ends it, and a later MQL opens the next, judged afresh.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import TypeAdapter
 
 from leadledger.domain.funnel import MOVES, Reason
 
@@ -34,7 +35,8 @@ CLOCKS = ("mql_response", "first_contact", "sql_confirm")
 CHECKS = ("contact_attempts", "reason_returned")
 
 
-class Deal(BaseModel):
+@dataclass(slots=True)
+class Deal:
     opened_at: datetime | None = None
     amount: Decimal | None = None
     currency: str | None = None
@@ -43,14 +45,18 @@ class Deal(BaseModel):
     reason: str | None = None
 
 
-class Money(BaseModel):
+@dataclass(slots=True)
+class Money:
+    """A payment after the deal (a purchase), or a contraction."""
+
     at: datetime
     kind: str
     amount: Decimal
     currency: str
 
 
-class Rejection(BaseModel):
+@dataclass(slots=True)
+class Rejection:
     """Sales handed the lead back: an MQL rejected, or an SQL disqualified."""
 
     at: datetime
@@ -61,7 +67,8 @@ class Rejection(BaseModel):
     team: str | None
 
 
-class Stop(BaseModel):
+@dataclass(slots=True)
+class Stop:
     """When a clock stopped, and the rep and team it stopped for."""
 
     at: datetime
@@ -69,7 +76,8 @@ class Stop(BaseModel):
     team: str | None
 
 
-class Spell(BaseModel):
+@dataclass(slots=True)
+class Spell:
     """A stay in one stage, from entering it to leaving it."""
 
     stage: str
@@ -77,17 +85,34 @@ class Spell(BaseModel):
     left: datetime
 
 
-class Cycle(BaseModel):
+@dataclass(slots=True)
+class Cycle:
     mql_at: datetime | None = None
     handed_at: datetime | None = None  # to sales: the MQL, or entry at SQL
     sql_at: datetime | None = None
-    stops: dict[str, Stop] = Field(default_factory=dict)  # clock name -> its stop
+    stops: dict[str, Stop] = field(default_factory=dict)  # clock name -> its stop
     response: str | None = None  # accepted, rejected, or sql (moved on without a verdict)
     attempts: int = 0
     ended_at: datetime | None = None
 
 
-class LeadState(BaseModel):
+@dataclass(slots=True)
+class Earned:
+    """A conversion this lead earned: what attribution credits."""
+
+    kind: str
+    event_id: str
+    at: datetime
+    value: Decimal
+    currency: str
+
+    @property
+    def conversion_id(self) -> str:
+        return f"{self.kind}:{self.event_id}"
+
+
+@dataclass(slots=True)
+class LeadState:
     lead_id: str
     created_at: datetime | None = None
     origin: str | None = None
@@ -97,13 +122,14 @@ class LeadState(BaseModel):
     score: int | None = None
     stage: str = "visitor"
     stage_since: datetime | None = None
-    spells: list[Spell] = Field(default_factory=list)  # stages left, with their times
-    first: dict[str, datetime] = Field(default_factory=dict)  # mql, sql, opportunity, won
-    cycles: list[Cycle] = Field(default_factory=list)
-    rejections: list[Rejection] = Field(default_factory=list)
-    deals: dict[str, Deal] = Field(default_factory=dict)
-    payments: list[Money] = Field(default_factory=list)  # purchases and contractions
+    spells: list[Spell] = field(default_factory=list)  # stages left, with their times
+    first: dict[str, datetime] = field(default_factory=dict)  # mql, sql, opportunity, won
+    cycles: list[Cycle] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    deals: dict[str, Deal] = field(default_factory=dict)
+    payments: list[Money] = field(default_factory=list)  # purchases and contractions
     churned_at: datetime | None = None
+    conversions: list[Earned] = field(default_factory=list)
 
     @property
     def cycle(self) -> Cycle:
@@ -112,7 +138,7 @@ class LeadState(BaseModel):
         return self.cycles[-1]
 
 
-Conversion = dict[str, Any]
+ONE = Decimal(1)
 CENTS = Decimal("0.0001")  # the read models' money scale (Avro decimals carry scale 4)
 
 
@@ -121,19 +147,12 @@ def money(amount: Decimal | None) -> Decimal | None:
     return None if amount is None else amount.quantize(CENTS)
 
 
-def fold(
-    state: LeadState, kind: str, record: dict[str, Any], definitions: Definitions
-) -> list[Conversion]:
-    """Apply one domain event to ``state``; return the conversions it earns."""
+def fold(state: LeadState, kind: str, record: dict[str, Any], definitions: Definitions) -> None:
+    """Apply one domain event to ``state``, with the conversions it earns."""
     at: datetime = record["occurred_at"]
-    earned: list[Conversion] = []
 
-    def earn(conversion: str, value: Decimal = Decimal(1), unit: str = COUNT) -> None:
-        earned.append({
-            "lead_id": state.lead_id, "kind": conversion, "event_id": record["event_id"],
-            "conversion_id": f"{conversion}:{record['event_id']}", "occurred_at": at,
-            "recorded_at": record["recorded_at"], "value": value, "currency": unit,
-        })  # fmt: skip
+    def earn(conversion: str, value: Decimal = ONE, unit: str = COUNT) -> None:
+        state.conversions.append(Earned(conversion, record["event_id"], at, value, unit))
 
     def stop(clock: str, rep: str | None = None) -> None:
         if clock not in state.cycle.stops:
@@ -209,28 +228,27 @@ def fold(
             state.deals[record["deal_id"]] = Deal(
                 opened_at=at, amount=money(record["amount"]), currency=record["currency"]
             )
-            earn("pipeline", record["amount"] or Decimal(0), record["currency"] or COUNT)
+            earn("pipeline", money(record["amount"]) or Decimal(0), record["currency"] or COUNT)
         case "deal_won" | "deal_lost":
             deal = state.deals.setdefault(record["deal_id"], Deal())
             deal.status, deal.closed_at = kind.removeprefix("deal_"), at
             if kind == "deal_won":
                 deal.amount, deal.currency = money(record["amount"]), record["currency"]
                 state.first.setdefault("won", at)
-                earn("deal_won", record["amount"], record["currency"])
+                earn("deal_won", money(record["amount"]) or Decimal(0), record["currency"])
             else:
                 deal.reason = record["reason"]
         case "purchase":
             state.payments.append(Money(at=at, kind=record["kind"],
                                         amount=record["amount"].quantize(CENTS),
                                         currency=record["currency"]))  # fmt: skip
-            earn("purchase", record["amount"], record["currency"])
+            earn("purchase", record["amount"].quantize(CENTS), record["currency"])
         case "contraction":
             state.payments.append(Money(at=at, kind="contraction",
                                         amount=record["amount"].quantize(CENTS),
                                         currency=record["currency"]))  # fmt: skip
         case "churned":
             state.churned_at = at
-    return earned
 
 
 def _move_stage(state: LeadState, kind: str, record: dict[str, Any], at: datetime) -> None:
@@ -245,6 +263,17 @@ def _move_stage(state: LeadState, kind: str, record: dict[str, Any], at: datetim
     if state.stage_since is not None:
         state.spells.append(Spell(stage=state.stage, entered=state.stage_since, left=at))
     state.stage, state.stage_since = str(target), at
+
+
+STATE_JSON = TypeAdapter(LeadState)
+
+
+def dump(state: LeadState) -> str:
+    return STATE_JSON.dump_json(state).decode()
+
+
+def load(text: str | bytes) -> LeadState:
+    return STATE_JSON.validate_json(text)
 
 
 def clocks(state: LeadState, sla: Sla, calendar: Calendar) -> list[dict[str, Any]]:

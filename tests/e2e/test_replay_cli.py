@@ -195,7 +195,7 @@ def read_model_rows(database: Path, name: str) -> list[list[tuple[Any, ...]]]:
             sorted(
                 row[1:] for row in conn.execute(f"SELECT * FROM {table} WHERE model = ?", (name,))
             )
-            for table in ("ll_lead_states", "ll_sla_clocks", "ll_conversions")
+            for table in ("ll_lead_states",)
         ]
 
 

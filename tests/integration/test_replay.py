@@ -16,7 +16,7 @@ from leadledger.consumers.projection import replay_from_kafka, replay_total, run
 from leadledger.consumers.relay import run_relay
 from leadledger.consumers.runloop import RunLoop
 from leadledger.kpi_report import kpi_report
-from leadledger.ledgerdb import LedgerDB, conversions, lead_states, sla_clocks
+from leadledger.ledgerdb import LedgerDB, lead_states
 from leadledger.pipeline import ingest_file, project_from_store, replay_from_store
 from leadledger.projections.definitions import Definitions
 from leadledger.reports import attribution_report
@@ -35,9 +35,9 @@ NOW = datetime(2026, 5, 1, tzinfo=UTC)
 def rows(ledger: LedgerDB, name: str) -> list[list[tuple[Any, ...]]]:
     """Every row of read model ``name``, without the column naming it, in a fixed order."""
     found = []
-    for table in (lead_states, sla_clocks, conversions):
+    for table in (lead_states,):
         selected = ledger.select(table, table.c.model == name)
-        found.append(sorted(tuple(r._mapping[c] for c in table.c.keys() if c != "model")
+        found.append(sorted(tuple(r._mapping[c.name] for c in table.columns if c.name != "model")
                             for r in selected))  # fmt: skip
     return found
 
