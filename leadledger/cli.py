@@ -521,13 +521,13 @@ def report_kpi(
     if fmt == "csv":
         _echo_csv(["period", by, *names], flat)
         return
-    for row in data["rows"]:
-        table = Table("kpi", "value", title=f"{row['period']} {by}={row[by]} ({basis})",
-                      caption=f"definitions {data['definitions']}")  # fmt: skip
-        for name in names:
-            value = row["kpis"].get(name)
-            table.add_row(name, "-" if value is None else value)
-        out.print(table)
+    heads = [r["period"] if by == "all" else f"{r['period']} {r[by]}" for r in data["rows"]]
+    table = Table("kpi", *heads, title=f"KPIs by {by} and {period} ({basis} basis)",
+                  caption=f"definitions {data['definitions']}")  # fmt: skip
+    for name in names:
+        values = (row["kpis"].get(name) for row in data["rows"])
+        table.add_row(name, *("-" if v is None else v for v in values))
+    out.print(table)
 
 
 @cli.command()
@@ -622,9 +622,8 @@ def models(context: Context) -> None:
         table = Table("name", "served", "status", "bounds", "definitions", "position")
         for model in readmodels.all_models(ledger):
             positions = ledger.positions(model.checkpoint)
-            bounds = model.describe().split(" (", 1)[1].rsplit(",", 1)[0]
             table.add_row(model.name, "*" if model.name == serving else "", model.status,
-                          bounds, model.definitions.hash,
+                          model.bounds(), model.definitions.hash,
                           ", ".join(f"{k} {v}" for k, v in sorted(positions.items())))  # fmt: skip
     out.print(table)
 

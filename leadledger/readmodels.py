@@ -51,13 +51,16 @@ class ReadModel:
             return False
         return self.occurred_before is None or record["occurred_at"] <= self.occurred_before
 
-    def describe(self) -> str:
-        bounds = []
+    def bounds(self) -> str:
+        found = []
         if self.as_of is not None:
-            bounds.append(f"as of {self.as_of.isoformat()}")
+            found.append(f"as of {self.as_of.isoformat()}")
         if self.occurred_before is not None:
-            bounds.append(f"events by {self.occurred_before.isoformat()}")
-        return f"{self.name} ({', '.join(bounds) or 'live'}, {self.definitions.hash})"
+            found.append(f"events by {self.occurred_before.isoformat()}")
+        return ", ".join(found) or "live"
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.bounds()}, {self.definitions.hash})"
 
 
 def get(ledger: LedgerDB, name: str) -> ReadModel:

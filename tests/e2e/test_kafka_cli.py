@@ -46,3 +46,20 @@ def test_kafka_mode_report_equals_embedded_mode_report(
 
     leadledger("--data-dir", str(tmp_path), "ingest", str(DATA / "skeleton.jsonl"))
     assert report_json("--data-dir", str(tmp_path)) == kafka_report
+
+    # An auditor replays the topic under other definitions: the SQL credits of a replay from
+    # Kafka on PostgreSQL equal those of a replay from the embedded store on SQLite.
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[funnel]\nmql = "score"\n[sla]\nmql_response_hours = 2\n')
+    replayed = leadledger("replay", "--definitions", str(rules), "--name", "audit",
+                          "--from-kafka", env=kafka_env)  # fmt: skip
+    assert f"{SKELETON_STORE_EVENTS} log positions replayed" in replayed.stdout
+    leadledger("--data-dir", str(tmp_path), "replay", "--definitions", str(rules), "--name",
+               "audit")  # fmt: skip
+    kpis = [
+        leadledger(*where, "report", "kpi", "--read-model", "audit", "--format", "json",
+                   env=env).stdout
+        for where, env in (((), kafka_env), (("--data-dir", str(tmp_path)), None))
+    ]  # fmt: skip
+    assert kpis[0] == kpis[1]
+    assert '"deals_won"' in kpis[0]
