@@ -16,7 +16,7 @@ from leadledger.wire import from_stored, to_wire
 
 def every_type() -> list[dict[str, Any]]:
     """One journey that uses each of the 22 ingest event types."""
-    steps: list[tuple[str, str, dict[str, Any]]] = [
+    steps: list[tuple[str, str | None, dict[str, Any]]] = [
         ("touch", "L1", {"channel": "paid_search", "cost": "1.25", "keyword": "crm"}),
         ("identify", "L1", {"anonymous_id": "a1"}),
         ("lead_created", "L1", {"origin": "inbound", "segment": "smb", "company_size": 40}),
