@@ -117,8 +117,8 @@ def test_replay_under_new_definitions_and_the_exact_diff(tmp_path: Path) -> None
         ("L3", "mql_response"),
     ]  # fmt: skip (L2 is no MQL by score)
     listing = leadledger(*data, "models").stdout
-    assert "stricter" in listing
-    assert "default" in listing
+    assert "│ stricter " in listing
+    assert "│ default " in listing
 
 
 def test_sla_report_lists_breaches_and_leads_at_risk(tmp_path: Path) -> None:
@@ -261,7 +261,11 @@ def test_replay_errors_are_one_precise_line(tmp_path: Path) -> None:
     mismatch = leadledger(*data, "report", "attribution", "--definitions", str(rules),
                           check=False)  # fmt: skip
     assert "its [funnel] section differs from read model 'default'" in mismatch.stderr
+    served = leadledger(*data, "drop", "default", check=False)
+    assert "'default' is served; promote another read model first" in served.stderr
     assert "Traceback" not in clash.stderr + naive.stderr + missing.stderr + mismatch.stderr
+    assert "dropped read model x" in leadledger(*data, "drop", "x").stdout
+    assert "│ x " not in leadledger(*data, "models").stdout
 
 
 @pytest.mark.parametrize("name", ["bad name", "../x"])
