@@ -32,6 +32,7 @@ from pydantic import (
 from leadledger.projections.attribution import MODELS, Conversion, TouchPoint, as_utc
 from leadledger.projections.calendar import AROUND_THE_CLOCK, Calendar
 from leadledger.projections.kpi import DEFAULT_CONSTANTS, DEFAULT_FORMULAS, MEASURES
+from leadledger.projections.kpi import check as check_formula
 
 PATH_TRANSFORMS = ("unique", "exposure", "first", "remove_if_not_all", "remove_if_last_and_not_all")
 
@@ -140,9 +141,16 @@ class CalendarSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _opens_before_closes(self) -> CalendarSpec:
+    def _consistent(self) -> CalendarSpec:
         if self.closes <= self.opens:
             raise ValueError("closes must be after opens")
+        if self.holidays_subdivision is not None:
+            if self.holidays_country is None:
+                raise ValueError("holidays_subdivision needs holidays_country")
+            try:
+                holidays.country_holidays(self.holidays_country, subdiv=self.holidays_subdivision)
+            except NotImplementedError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     def calendar(self) -> Calendar:
@@ -216,6 +224,10 @@ class Kpi(BaseModel):
             if unknown:
                 raise ValueError(f"formula {name!r} uses unknown name {unknown[0]!r}")
             graph[name] = names & set(self.formulas)
+            try:
+                check_formula(text, known | set(self.formulas))
+            except ValueError as exc:
+                raise ValueError(f"formula {name!r}: {exc}") from None
         try:
             self._order = list(TopologicalSorter(graph).static_order())
         except CycleError as exc:

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from simpleeval import SimpleEval
+from simpleeval import InvalidExpression, SimpleEval
 
 from leadledger.domain.funnel import Reason
 
@@ -156,6 +156,17 @@ class _DecimalEval(SimpleEval):  # type: ignore[misc]
         if isinstance(node.value, int | float) and not isinstance(node.value, bool):
             return Decimal(str(node.value))
         raise ValueError(f"formulas use numbers and names only, not {node.value!r}")
+
+
+def check(text: str, names: set[str]) -> None:
+    """Raise ValueError unless ``text`` evaluates with ``names`` (all set to one): catches
+    function calls, strings and other forms the evaluator refuses, when definitions load."""
+    try:
+        _DecimalEval(dict.fromkeys(names, ONE)).eval(text)
+    except (InvalidExpression, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+    except (ArithmeticError, TypeError):
+        pass  # a value problem, not a form problem: reports show no value
 
 
 def evaluate(measures: dict[str, Decimal], kpi: Kpi) -> dict[str, Decimal | None]:

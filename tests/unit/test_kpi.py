@@ -98,6 +98,8 @@ def test_formulas_and_constants_are_definitions(tmp_path: Path) -> None:
         ('x = "y + 1"\ny = "x + 1"', "formulas depend on each other in a circle"),
         ('leads = "mqls"', "formula 'leads' has the name of a measure or constant"),
         ('x = "leads +"', "formula 'x' is not an expression"),
+        ('x = "max(leads, mqls)"', "formula 'x' uses unknown name 'max'"),
+        ("x = \"leads + 'a'\"", "formula 'x': formulas use numbers and names only"),
     ],
 )
 def test_bad_formulas_are_refused_when_loaded(tmp_path: Path, formulas: str, message: str) -> None:

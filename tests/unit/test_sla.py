@@ -173,6 +173,9 @@ def test_calendar_definitions_are_checked(tmp_path: Any) -> None:
     bad.write_text('[sla.calendar]\nhours = "business"\nopens = 18:00:00\ncloses = 09:00:00\n')
     with pytest.raises(DefinitionsError, match="closes must be after opens"):
         load(bad)
+    bad.write_text('[sla.calendar]\nholidays_country = "DE"\nholidays_subdivision = "ZZ"\n')
+    with pytest.raises(DefinitionsError, match="subdivision"):
+        load(bad)
     bad.write_text('[sla.calendar]\nholidays_country = "XX"\n')
     with pytest.raises(DefinitionsError, match="no public holidays known for country 'XX'"):
         load(bad)
