@@ -153,11 +153,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--bootstrap", default="127.0.0.1:19092")
     parser.add_argument("--no-kafka", action="store_true")
+    parser.add_argument("--keep", type=Path, help="Build the data here, or reuse it if there.")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="ll-replay-bench-"))
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="ll-replay-bench-"))
     try:
         started = time.perf_counter()
-        database = build_store(folder, args.events)
+        if args.keep and (folder / "bench" / "events.db").exists():
+            database = Database.from_settings(data_dir=folder / "bench")
+            for stale in (folder / "bench").glob("ledger.db*"):
+                stale.unlink()
+        else:
+            database = build_store(folder, args.events)
         took = time.perf_counter() - started
         print(f"data: {args.events:,} events (demo journeys of {TEMPLATE_LEADS:,} leads, "
               f"copied under new keys), built in {took:.0f} s")  # fmt: skip
@@ -179,7 +185,8 @@ def main() -> None:
             print(f"  replay, all projections (SQLite)     {kafka_replay:>10,.0f} events/s  "
                   f"= {kafka_replay / kafka_raw:.2f}x raw")  # fmt: skip
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,11 +31,13 @@ from leadledger.config import (
     Kafka,
     default_data_dir,
 )
+from leadledger.kpi_report import GROUPS as KPI_GROUPS
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
 from leadledger.projections.definitions import load as load_definitions
 from leadledger.projections.lifecycle import CONVERSION_KINDS
+from leadledger.sla_report import GROUPS as SLA_GROUPS
 from leadledger.store import EventStore, open_store
 
 if TYPE_CHECKING:
@@ -440,7 +442,7 @@ def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> d
 
 
 @report.command("sla")
-@click.option("--by", type=click.Choice(["clock", "rep", "team", "period", "lead"]),
+@click.option("--by", type=click.Choice(SLA_GROUPS),
               default="clock", show_default=True)  # fmt: skip
 @click.option("--period", type=click.Choice(["month", "quarter"]), default="month",
               show_default=True, help="Period of a clock: when it started.")  # fmt: skip
@@ -490,7 +492,7 @@ def report_sla(
 
 
 @report.command("kpi")
-@click.option("--by", type=click.Choice(["all", "channel", "campaign", "segment", "team"]),
+@click.option("--by", type=click.Choice(KPI_GROUPS),
               default="all", show_default=True)  # fmt: skip
 @click.option("--period", type=click.Choice(["month", "quarter"]), default="month",
               show_default=True)  # fmt: skip

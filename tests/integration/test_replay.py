@@ -109,7 +109,7 @@ def test_replay_from_kafka_equals_replay_from_the_store(
         assert total == events
         assert replay_from_kafka(kafka, remote, from_topic, ends) == events
         assert rows(remote, "berlin") == rows(ledger, "berlin")
-        assert sum(len(t) for t in rows(ledger, "berlin")) > 500
+        assert len(rows(ledger, "berlin")[0]) > 200  # lead states
         # Run again, it finds nothing left to read.
         assert replay_total(kafka, remote, from_topic)[0] == 0
     finally:
