@@ -22,7 +22,7 @@ from leadledger.consumers.runloop import RunLoop, Throughput
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.facts import Row, rows_for
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES
-from leadledger.readmodels import Projector, ReadModel, live_models
+from leadledger.readmodels import Projector, ReadModel, fewer_collections, live_models
 from leadledger.wire import WireEvent
 
 log = logging.getLogger("leadledger.projection")
@@ -98,14 +98,15 @@ def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop) -> int:
     count = 0
     loop.worked()  # the quiet spell counts from here, not from setup
     try:
-        while loop.go_on():
-            polled = consumer.poll(timeout_ms=500)
-            if not polled:
-                continue
-            loop.worked()
-            added = _deliver(polled, sinks, lambda _: True)
-            count += added
-            speed.add(added)
+        with fewer_collections():
+            while loop.go_on():
+                polled = consumer.poll(timeout_ms=500)
+                if not polled:
+                    continue
+                loop.worked()
+                added = _deliver(polled, sinks, lambda _: True)
+                count += added
+                speed.add(added)
     finally:
         consumer.close(autocommit=False)
     log.info("projection stopped after %d events", count)
@@ -139,6 +140,17 @@ def replay_from_kafka(
 ) -> int:
     """Fold the domain-events topic into ``model`` from its offsets up to ``ends``; return
     the records read. Records of types the fold does not read are not decoded."""
+    with fewer_collections():
+        return _replay_from_kafka(kafka, ledger, model, ends, progress)
+
+
+def _replay_from_kafka(
+    kafka: Kafka,
+    ledger: LedgerDB,
+    model: ReadModel,
+    ends: Offsets,
+    progress: Callable[[int], None] | None,
+) -> int:
     consumer = kafka_io.consumer(kafka, max_poll_records=5000)
     partitions = [tp for tp in _partitions(consumer, kafka.domain_topic) if ends[_key(tp)] > 0]
     consumer.assign(partitions)

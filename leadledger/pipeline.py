@@ -15,7 +15,7 @@ from leadledger.intake import Intake, Received
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.facts import Row, rows_for
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES
-from leadledger.readmodels import Projector, ReadModel, live_models
+from leadledger.readmodels import Projector, ReadModel, fewer_collections, live_models
 from leadledger.store import EventStore
 
 FACTS = "facts"
@@ -105,15 +105,15 @@ def replay_from_store(
     end = store.max_position()
     projector = Projector(ledger, model)
     start = after
-    while after < end:
-        page = store.ordered_log.select_notifications(
-            start=after, limit=page_size, stop=end, topics=LIFECYCLE_TOPICS,
-            inclusive_of_start=False,
-        )  # fmt: skip
-        reached = page[-1].id if page else end
-        events = [store.wire(n) for n in page]
-        projector.apply(events, {STORE_STREAM: reached})
-        if progress:
-            progress(reached - after)
-        after = reached
+    with fewer_collections():
+        while after < end:
+            page = store.ordered_log.select_notifications(
+                start=after, limit=page_size, stop=end, topics=LIFECYCLE_TOPICS,
+                inclusive_of_start=False,
+            )  # fmt: skip
+            reached = page[-1].id if page else end
+            projector.apply([store.wire(n) for n in page], {STORE_STREAM: reached})
+            if progress:
+                progress(reached - after)
+            after = reached
     return end - start

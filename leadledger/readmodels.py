@@ -8,8 +8,11 @@ a source time) is a fixed picture of what was known then, and is never followed.
 
 from __future__ import annotations
 
+import gc
 import re
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -150,6 +153,23 @@ def all_models(ledger: LedgerDB) -> list[ReadModel]:
     return [get(ledger, row.name) for row in ledger.select(read_models)]
 
 
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while folding.
+
+    A replay keeps up to ``CACHE_SIZE`` lead states alive and allocates many short-lived
+    objects per event; at Python's default threshold (700 allocations) the collector keeps
+    re-examining the cache, which cost half the replay time on ten million events. Garbage
+    is still collected, every 100,000 allocations instead.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def states(ledger: LedgerDB, model: ReadModel) -> Iterator[LeadState]:
     """Every lead's lifecycle state in ``model``, in lead order."""
     rows = ledger.select(lead_states, lead_states.c.model == model.name)
@@ -170,7 +190,9 @@ class Projector:
     def __init__(self, ledger: LedgerDB, model: ReadModel, cache_size: int = CACHE_SIZE) -> None:
         self.ledger = ledger
         self.model = model
-        self.cache: dict[str, LeadState] = {}
+        # An OrderedDict, not a dict: dropping a dict's oldest key again and again makes
+        # finding the next oldest scan every slot freed before it.
+        self.cache: OrderedDict[str, LeadState] = OrderedDict()
         self.cache_size = cache_size
 
     def apply(self, events: Sequence[WireEvent], positions: dict[str, int]) -> int:
@@ -180,7 +202,8 @@ class Projector:
             for kind, record in events
             if kind in LIFECYCLE_TYPES and self.model.admits(record)
         ]
-        missing = {record["lead_id"] for _, record in wanted} - self.cache.keys()
+        # Not ``set - cache.keys()``: that walks the whole cache on every page.
+        missing = {r["lead_id"] for _, r in wanted if r["lead_id"] not in self.cache}
         if missing:
             for lead, text in self.ledger.load_states(self.model.name, missing).items():
                 self.cache[lead] = lifecycle.load(text)
@@ -188,14 +211,17 @@ class Projector:
         definitions = self.model.definitions
         for kind, record in wanted:
             lead = record["lead_id"]
-            state = self.cache.pop(lead, None) or LeadState(lead_id=lead)
-            self.cache[lead] = state  # most recently used last
+            state = self.cache.get(lead)
+            if state is None:
+                state = self.cache[lead] = LeadState(lead_id=lead)
+            else:
+                self.cache.move_to_end(lead)  # most recently used last
             lifecycle.fold(state, kind, record, definitions)
             dirty[lead] = state
         rows = {lead: lifecycle.dump(state) for lead, state in dirty.items()}
         self.ledger.commit_model(self.model.name, rows, positions)
         while len(self.cache) > self.cache_size:
-            del self.cache[next(iter(self.cache))]
+            self.cache.popitem(last=False)
         return len(wanted)
 
 
