@@ -39,10 +39,8 @@ def _lead_facts(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]]
     for state in states(ledger, model):
         mine = found.setdefault(state.lead_id, {})
         for row in clocks(state, sla, calendar):
-            cycle, seq = row["cycle"], row["seq"]
-            mine[f"sla {row['clock']} cycle {cycle}" + (f" #{seq}" if cycle == 0 else "")] = row[
-                "status"
-            ]
+            seq = f" #{row.seq}" if row.cycle == 0 else ""
+            mine[f"sla {row.clock} cycle {row.cycle}{seq}"] = row.status
         for step, at in state.first.items():
             mine[f"first {step}"] = as_utc(at).isoformat()
     return found

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from leadledger.ledgerdb import LedgerDB
@@ -50,11 +49,10 @@ def sla_report(
     sla = read_model.definitions.sla
     calendar = sla.calendar.calendar()
     rows = [
-        SimpleNamespace(**row)
+        row
         for state in states(ledger, read_model)
-        for row in sorted(clocks(state, sla, calendar), key=lambda r: (r["cycle"], r["clock"],
-                                                                      r["seq"]))
-    ]  # fmt: skip
+        for row in sorted(clocks(state, sla, calendar), key=lambda c: (c.cycle, c.clock, c.seq))
+    ]
     tallies: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     breaches, at_risk = [], []
     reasons: dict[str, int] = defaultdict(int)

@@ -276,13 +276,36 @@ def load(text: str | bytes) -> LeadState:
     return STATE_JSON.validate_json(text)
 
 
-def clocks(state: LeadState, sla: Sla, calendar: Calendar) -> list[dict[str, Any]]:
-    """The SLA rows of one lead: every clock of every cycle, and every rejection's checks.
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """One SLA verdict: a clock of a hand-over cycle, or a check on a rejection (cycle 0).
+
+    ``limit`` and ``measured`` are clock seconds, or contact attempts for that check.
+    ``status``: met, breached, cancelled (its cycle ended first, in time), or open.
+    """
+
+    lead_id: str
+    cycle: int
+    clock: str
+    seq: int
+    started_at: datetime
+    deadline: datetime | None
+    stopped_at: datetime | None
+    limit: float | None
+    measured: float | None
+    status: str
+    rep: str | None
+    team: str | None
+    detail: str | None = None  # the reason tag of a rejection
+
+
+def clocks(state: LeadState, sla: Sla, calendar: Calendar) -> list[Clock]:
+    """The SLA verdicts of one lead: every clock of every cycle, every rejection's checks.
 
     A clock stops at the response it waits for. A cycle that ends first (the lead went
     back to nurture) cancels its open clocks, unless their deadline had already passed.
     """
-    rows: list[dict[str, Any]] = []
+    found: list[Clock] = []
     limits = {
         "mql_response": sla.mql_response_hours * 3600,
         "first_contact": sla.first_contact_hours * 3600,
@@ -297,32 +320,29 @@ def clocks(state: LeadState, sla: Sla, calendar: Calendar) -> list[dict[str, Any
                 continue
             limit = limits[clock]
             deadline = calendar.deadline(started, limit)
-            stopped = cycle.stops.get(clock)
-            rep, team = (stopped.rep, stopped.team) if stopped else (state.rep, state.team)
-            row = {"lead_id": state.lead_id, "cycle": number, "clock": clock, "seq": 0,
-                   "started_at": started, "deadline": deadline, "limit": limit,
-                   "rep": rep, "team": team, "detail": None}  # fmt: skip
-            if stopped is not None:
-                measured = calendar.working_seconds(started, stopped.at)
+            stop = cycle.stops.get(clock)
+            measured: float | None = None
+            if stop is not None:
+                stopped_at: datetime | None = stop.at
+                measured = calendar.working_seconds(started, stop.at)
                 status = "met" if measured <= limit else "breached"
-                row |= {"stopped_at": stopped.at, "measured": measured, "status": status}
             elif cycle.ended_at is not None:
+                stopped_at = cycle.ended_at
                 status = "breached" if cycle.ended_at > deadline else "cancelled"
-                row |= {"stopped_at": cycle.ended_at, "measured": None, "status": status}
             else:
-                row |= {"stopped_at": None, "measured": None, "status": "open"}
-            rows.append(row)
+                stopped_at, status = None, "open"
+            rep, team = (stop.rep, stop.team) if stop else (state.rep, state.team)
+            found.append(Clock(state.lead_id, number, clock, 0, started, deadline, stopped_at,
+                               limit, measured, status, rep, team))  # fmt: skip
     for seq, rejection in enumerate(state.rejections):
-        base = {"lead_id": state.lead_id, "cycle": 0, "seq": seq, "started_at": rejection.at,
-                "deadline": None, "stopped_at": rejection.at, "rep": rejection.rep,
-                "team": rejection.team, "detail": rejection.reason}  # fmt: skip
         tagged = rejection.reason in set(Reason)
-        rows.append(base | {"clock": "reason_returned", "limit": None, "measured": None,
-                            "status": "met" if tagged else "breached"})  # fmt: skip
+        found.append(Clock(state.lead_id, 0, "reason_returned", seq, rejection.at, None,
+                           rejection.at, None, None, "met" if tagged else "breached",
+                           rejection.rep, rejection.team, rejection.reason))  # fmt: skip
         if rejection.kind == "disqualified" and rejection.reason == Reason.NO_RESPONSE:
-            enough = rejection.attempts >= sla.min_contact_attempts
-            rows.append(base | {"clock": "contact_attempts",
-                                "limit": float(sla.min_contact_attempts),
-                                "measured": float(rejection.attempts),
-                                "status": "met" if enough else "breached"})  # fmt: skip
-    return rows
+            needed = sla.min_contact_attempts
+            found.append(Clock(state.lead_id, 0, "contact_attempts", seq, rejection.at, None,
+                               rejection.at, float(needed), float(rejection.attempts),
+                               "met" if rejection.attempts >= needed else "breached",
+                               rejection.rep, rejection.team, rejection.reason))  # fmt: skip
+    return found

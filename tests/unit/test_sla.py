@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from leadledger.projections.definitions import CalendarSpec, Definitions, DefinitionsError, load
-from leadledger.projections.lifecycle import LeadState, clocks, fold
+from leadledger.projections.lifecycle import Clock, LeadState, clocks, fold
 
 DEFAULTS = Definitions()
 Step = tuple[str, str, dict[str, Any]]  # event type, when, fields
@@ -28,9 +28,9 @@ def play(events: list[Step], definitions: Definitions) -> LeadState:
     return state
 
 
-def by_clock(state: LeadState, definitions: Definitions) -> dict[tuple[int, str], dict[str, Any]]:
+def by_clock(state: LeadState, definitions: Definitions) -> dict[tuple[int, str], Clock]:
     calendar = definitions.sla.calendar.calendar()
-    return {(r["cycle"], r["clock"]): r for r in clocks(state, definitions.sla, calendar)}
+    return {(r.cycle, r.clock): r for r in clocks(state, definitions.sla, calendar)}
 
 
 def test_sydney_business_hours_across_easter_and_the_end_of_daylight_saving() -> None:
@@ -95,18 +95,18 @@ HANDOVER: list[Step] = [
 def test_every_clock_of_a_handover_around_the_clock() -> None:
     rows = by_clock(play(HANDOVER, DEFAULTS), DEFAULTS)
     response = rows[(1, "mql_response")]
-    assert (response["status"], response["measured"], response["rep"]) == ("met", 7 * 3600, "ana")
-    assert response["deadline"] == at("2026-03-02T18:00:00Z")
+    assert (response.status, response.measured, response.rep) == ("met", 7 * 3600, "ana")
+    assert response.deadline == at("2026-03-02T18:00:00Z")
     contact = rows[(1, "first_contact")]  # 10:00 to 12:00 the next day: 26 h > 24 h
-    assert (contact["status"], contact["measured"]) == ("breached", 26 * 3600)
+    assert (contact.status, contact.measured) == ("breached", 26 * 3600)
     confirm = rows[(1, "sql_confirm")]  # 13:00 to 18:30: 5.5 h > 4 h, confirmed by ben
-    assert (confirm["status"], confirm["measured"], confirm["rep"]) == ("breached", 19800, "ben")
+    assert (confirm.status, confirm.measured, confirm.rep) == ("breached", 19800, "ben")
     attempts = rows[(0, "contact_attempts")]  # 3 attempts in the cycle, 3 required
-    assert (attempts["status"], attempts["measured"], attempts["limit"]) == ("met", 3.0, 3.0)
-    assert rows[(0, "reason_returned")]["detail"] == "no_response"
-    assert rows[(0, "reason_returned")]["status"] == "met"
+    assert (attempts.status, attempts.measured, attempts.limit) == ("met", 3.0, 3.0)
+    assert rows[(0, "reason_returned")].detail == "no_response"
+    assert rows[(0, "reason_returned")].status == "met"
     reopened = rows[(2, "mql_response")]  # the second cycle's MQL waits for an answer
-    assert (reopened["status"], reopened["deadline"]) == ("open", at("2026-03-10T17:00:00Z"))
+    assert (reopened.status, reopened.deadline) == ("open", at("2026-03-10T17:00:00Z"))
     assert len(rows) == 7  # 3 clocks of cycle 1, 2 checks, 2 open clocks of cycle 2
 
 
@@ -115,9 +115,9 @@ def test_new_thresholds_change_the_verdicts() -> None:
         {"sla": {"mql_response_hours": 6, "first_contact_hours": 48, "min_contact_attempts": 4}}
     )
     rows = by_clock(play(HANDOVER, stricter), stricter)
-    assert rows[(1, "mql_response")]["status"] == "breached"  # 7 h > 6 h
-    assert rows[(1, "first_contact")]["status"] == "met"  # 26 h <= 48 h
-    assert rows[(0, "contact_attempts")]["status"] == "breached"  # 3 < 4
+    assert rows[(1, "mql_response")].status == "breached"  # 7 h > 6 h
+    assert rows[(1, "first_contact")].status == "met"  # 26 h <= 48 h
+    assert rows[(0, "contact_attempts")].status == "breached"  # 3 < 4
 
 
 def test_business_hours_turn_a_breach_into_compliance() -> None:
@@ -131,9 +131,9 @@ def test_business_hours_turn_a_breach_into_compliance() -> None:
         ("mql_rejected", "2026-04-07T02:00:00Z", {"reason": "not_icp", "note": None}),
     ]  # fmt: skip
     on_calendar = by_clock(play(events, sydney), sydney)[(1, "mql_response")]
-    assert (on_calendar["status"], on_calendar["measured"]) == ("met", 5 * 3600)
+    assert (on_calendar.status, on_calendar.measured) == ("met", 5 * 3600)
     around = by_clock(play(events, DEFAULTS), DEFAULTS)[(1, "mql_response")]
-    assert (around["status"], around["measured"]) == ("breached", 118 * 3600)
+    assert (around.status, around.measured) == ("breached", 118 * 3600)
 
 
 def test_a_cycle_ended_before_an_answer_cancels_or_breaches_its_clocks() -> None:
@@ -144,9 +144,9 @@ def test_a_cycle_ended_before_an_answer_cancels_or_breaches_its_clocks() -> None
         ("recycled", "2026-03-02T12:00:00Z", {"reason": "too_early", "note": None}),
     ]  # fmt: skip
     rows = by_clock(play(events, DEFAULTS), DEFAULTS)
-    assert rows[(1, "mql_response")]["status"] == "cancelled"  # ended 2 h in, within 8 h
+    assert rows[(1, "mql_response")].status == "cancelled"  # ended 2 h in, within 8 h
     late: list[Step] = [*events[:2], ("recycled", "2026-03-03T12:00:00Z", events[2][2])]
-    assert by_clock(play(late, DEFAULTS), DEFAULTS)[(1, "mql_response")]["status"] == "breached"
+    assert by_clock(play(late, DEFAULTS), DEFAULTS)[(1, "mql_response")].status == "breached"
 
 
 def test_score_based_mql_starts_the_clock_at_the_score() -> None:
@@ -160,9 +160,9 @@ def test_score_based_mql_starts_the_clock_at_the_score() -> None:
         ("mql_accepted", "2026-03-02T20:00:00Z", {"rep": None}),
     ]  # fmt: skip
     by_score = by_clock(play(events, scored), scored)[(1, "mql_response")]
-    assert (by_score["started_at"], by_score["status"]) == (at("2026-03-02T11:00:00Z"), "breached")
+    assert (by_score.started_at, by_score.status) == (at("2026-03-02T11:00:00Z"), "breached")
     by_stage = by_clock(play(events, DEFAULTS), DEFAULTS)[(1, "mql_response")]
-    assert (by_stage["started_at"], by_stage["status"]) == (at("2026-03-02T15:00:00Z"), "met")
+    assert (by_stage.started_at, by_stage.status) == (at("2026-03-02T15:00:00Z"), "met")
 
 
 def test_calendar_definitions_are_checked(tmp_path: Any) -> None:
