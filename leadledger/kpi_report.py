@@ -8,6 +8,7 @@ cohort) or ``activity`` (the period each step happened: what a month's team did)
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -16,9 +17,10 @@ from leadledger.ledgerdb import LedgerDB, spend, targets, touches
 from leadledger.projections.attribution import as_utc
 from leadledger.projections.kpi import evaluate, lead_measures
 from leadledger.readmodels import ReadModel, states
-from leadledger.reports import facts, stitched_paths
+from leadledger.reports import SPEND_KEY, facts, latest_facts, stitched_paths
 from leadledger.sla_report import period_of
 
+TARGET_KEY = operator.attrgetter("period", "team")  # one target per period and team
 GROUPS = ("all", "channel", "campaign", "segment", "team")
 NONE = "(none)"
 
@@ -62,21 +64,13 @@ def kpi_report(
         sums[key]["visits"] += 1
         if visit.channel in kpi.brand_channels:
             sums[key]["brand_visits"] += 1
-    latest: dict[tuple[str, str, Any], Any] = {}
-    for row in sorted(facts(ledger, spend, read_model), key=lambda r: (as_utc(r.occurred_at),
-                                                                        r.event_id)):  # fmt: skip
-        latest[(row.channel, row.campaign or "", row.day)] = row  # a re-report replaces
-    for row in latest.values():
+    for row in latest_facts(ledger, spend, read_model, SPEND_KEY):
         if row.currency != kpi.currency:
             continue
         spent_on = {"all": "all", "channel": row.channel, "campaign": row.campaign}.get(by)
         cost = "sales_cost" if row.channel in kpi.sales_cost_channels else "marketing_cost"
         sums[(period_of(row.day, period), spent_on or NONE)][cost] += Decimal(row.amount)
-    latest_target: dict[tuple[str, str], Any] = {}
-    for row in sorted(facts(ledger, targets, read_model), key=lambda r: (as_utc(r.occurred_at),
-                                                                          r.event_id)):  # fmt: skip
-        latest_target[(row.period, row.team or "")] = row
-    for row in latest_target.values():
+    for row in latest_facts(ledger, targets, read_model, TARGET_KEY):
         label = _target_periods(row.period, period)
         if label is None or row.currency != kpi.currency:
             continue

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -23,6 +25,7 @@ from leadledger.projections.definitions import Definitions, path_function
 from leadledger.projections.lifecycle import COUNT
 from leadledger.readmodels import ReadModel, states
 
+SPEND_KEY = operator.attrgetter("channel", "campaign", "day")  # one report per channel-day
 MILESTONE_KINDS = {"lead": "lead", "opportunity": "opportunity", "pipeline": "opportunity"}
 
 
@@ -61,6 +64,18 @@ def known(table: sa.Table, read_model: ReadModel) -> list[Any]:
 
 def facts(ledger: LedgerDB, table: sa.Table, read_model: ReadModel) -> list[sa.Row[Any]]:
     return ledger.select(table, *known(table, read_model))
+
+
+def latest_facts(
+    ledger: LedgerDB, table: sa.Table, read_model: ReadModel, key: Callable[[Any], Any]
+) -> list[sa.Row[Any]]:
+    """The latest row (by event time, then event id) of each ``key``: a re-reported day of
+    spend, or a re-set target, replaces the earlier report."""
+    latest: dict[Any, sa.Row[Any]] = {}
+    rows = facts(ledger, table, read_model)
+    for row in sorted(rows, key=lambda r: (as_utc(r.occurred_at), r.event_id)):
+        latest[key(row)] = row
+    return list(latest.values())
 
 
 def stitched_paths(ledger: LedgerDB, read_model: ReadModel) -> dict[str, list[TouchPoint]]:
@@ -242,12 +257,8 @@ def spend_report(
 ) -> dict[str, Any]:
     """Spend beside attributed leads, MQLs, deals and revenue: CPL, cost per MQL and deal,
     and ROAS. A re-reported day of spend replaces the earlier report (latest event time)."""
-    latest: dict[tuple[str, str, Any], Any] = {}
-    rows_seen = facts(ledger, spend, read_model)
-    for row in sorted(rows_seen, key=lambda r: (as_utc(r.occurred_at), r.event_id)):
-        latest[(row.channel, row.campaign or "", row.day)] = row
     spent: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for row in latest.values():
+    for row in latest_facts(ledger, spend, read_model, SPEND_KEY):
         group = row.channel if by == "channel" else (row.campaign or "(none)")
         spent[(group, row.currency)] += Decimal(row.amount)
     attributed: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
