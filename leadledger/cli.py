@@ -32,7 +32,7 @@ from leadledger.config import (
     default_data_dir,
 )
 from leadledger.kpi_report import GROUPS as KPI_GROUPS
-from leadledger.ledgerdb import LedgerDB
+from leadledger.ledgerdb import CheckpointMoved, LedgerDB
 from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
 from leadledger.projections.definitions import load as load_definitions
@@ -868,7 +868,10 @@ def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]
         return work(lambda n: progress.advance(task, n))
 
 
-KNOWN_ERRORS = (ConfigError, BrokerUnavailable, DecodeError, DefinitionsError, ValueError, OSError)
+KNOWN_ERRORS = (
+    ConfigError, BrokerUnavailable, DecodeError, DefinitionsError, CheckpointMoved, ValueError,
+    OSError,
+)  # fmt: skip
 
 
 def main() -> None:

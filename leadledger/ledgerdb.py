@@ -170,6 +170,16 @@ TABLES: dict[str, sa.Table] = {
 }  # fmt: skip
 
 
+class CheckpointMoved(RuntimeError):
+    """Another process advanced a read model while this one was folding into it."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"read model {model!r} was advanced by another process while this one was "
+            "writing it (one writer per read model); run the command again to resume"
+        )
+
+
 @dataclass(frozen=True)
 class Parked:
     """A fact refused for now: it waits for the fact it depends on."""
@@ -400,26 +410,50 @@ class LedgerDB:
                 found.update((lead, state) for lead, state in result)
         return found
 
-    def commit_model(self, model: str, states: dict[str, str], positions: dict[str, int]) -> None:
+    def commit_model(
+        self,
+        model: str,
+        states: dict[str, str],
+        positions: dict[str, int],
+        expected: dict[str, int],
+    ) -> None:
         """Write the lifecycle states in ``states`` (replacing earlier ones) and move the read
-        model's checkpoint: one transaction, so a crash never counts an event twice or
-        loses one."""
+        model's checkpoint from ``expected`` to ``positions``: one transaction, so a crash
+        never counts an event twice or loses one. If another process moved the checkpoint
+        meanwhile (two writers of one read model), nothing is written and
+        :class:`CheckpointMoved` is raised: the states it holds would be stale."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         upsert = dialect.insert(lead_states)
         upsert = upsert.on_conflict_do_update(
             index_elements=[lead_states.c.model, lead_states.c.lead_id],
             set_={"state": upsert.excluded.state},
         )
-        with self.engine.begin() as conn:
-            if states:
-                conn.execute(
-                    upsert, [{"model": model, "lead_id": k, "state": v} for k, v in states.items()]
-                )
-            for stream, position in positions.items():
-                conn.execute(
-                    self._upsert_checkpoint(),
-                    {"name": f"model:{model}", "stream": stream, "position": position},
-                )
+        name = f"model:{model}"
+        try:
+            with self.engine.begin() as conn:
+                for stream, position in positions.items():
+                    if stream not in expected:  # a rival's first row fails the insert
+                        conn.execute(
+                            checkpoints.insert(),
+                            {"name": name, "stream": stream, "position": position},
+                        )
+                        continue
+                    moved = conn.execute(  # compare and set: the write lock is taken here
+                        checkpoints.update()
+                        .where(
+                            checkpoints.c.name == name,
+                            checkpoints.c.stream == stream,
+                            checkpoints.c.position == expected[stream],
+                        )
+                        .values(position=position)
+                    )
+                    if moved.rowcount != 1:
+                        raise CheckpointMoved(model)
+                if states:
+                    rows = [{"model": model, "lead_id": k, "state": v} for k, v in states.items()]
+                    conn.execute(upsert, rows)
+        except sa.exc.IntegrityError:
+            raise CheckpointMoved(model) from None
 
     def count(self, table: sa.Table) -> int:
         with self.engine.connect() as conn:

@@ -194,6 +194,7 @@ class Projector:
         # finding the next oldest scan every slot freed before it.
         self.cache: OrderedDict[str, LeadState] = OrderedDict()
         self.cache_size = cache_size
+        self.positions = ledger.positions(model.checkpoint)  # what the database holds
 
     def apply(self, events: Sequence[WireEvent], positions: dict[str, int]) -> int:
         """Fold ``events`` and commit them with ``positions``; return how many were folded."""
@@ -219,7 +220,8 @@ class Projector:
             lifecycle.fold(state, kind, record, definitions)
             dirty[lead] = state
         rows = {lead: lifecycle.dump(state) for lead, state in dirty.items()}
-        self.ledger.commit_model(self.model.name, rows, positions)
+        self.ledger.commit_model(self.model.name, rows, positions, self.positions)
+        self.positions = self.positions | positions
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
         return len(wanted)

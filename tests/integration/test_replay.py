@@ -16,9 +16,10 @@ from leadledger.consumers.projection import replay_from_kafka, replay_total, run
 from leadledger.consumers.relay import run_relay
 from leadledger.consumers.runloop import RunLoop
 from leadledger.kpi_report import kpi_report
-from leadledger.ledgerdb import LedgerDB, lead_states
+from leadledger.ledgerdb import CheckpointMoved, LedgerDB, lead_states
 from leadledger.pipeline import ingest_file, project_from_store, replay_from_store
 from leadledger.projections.definitions import Definitions
+from leadledger.readmodels import Projector
 from leadledger.reports import attribution_report
 from leadledger.sla_report import sla_report
 from leadledger.store import open_store
@@ -114,5 +115,33 @@ def test_replay_from_kafka_equals_replay_from_the_store(
         assert replay_total(kafka, remote, from_topic)[0] == 0
     finally:
         remote.close()
+        ledger.close()
+        store.close()
+
+
+def test_two_writers_of_one_read_model_cannot_both_commit(
+    database: Database, tmp_path: Path
+) -> None:
+    path = demo.write_jsonl(demo.generate(leads=60, seed=23), tmp_path / "demo.jsonl")
+    store, ledger = open_store(database), LedgerDB(database.ledger_url())
+    try:
+        ingest_file(path, store, ledger)
+        model = readmodels.create(ledger, "contested", BERLIN)
+        first, second = Projector(ledger, model), Projector(ledger, model)
+        page = [store.wire(n) for n in next(store.notifications(0, 200))]
+        first.apply(page, {"store": 200})
+        before = rows(ledger, "contested")
+        # The second writer read the checkpoint before the first moved it: its states are
+        # stale, so its commit is refused and nothing of it is written.
+        with pytest.raises(CheckpointMoved, match="'contested' was advanced by another"):
+            second.apply(page, {"store": 200})
+        assert rows(ledger, "contested") == before
+        assert ledger.position(model.checkpoint, "store") == 200
+        # A writer that starts after the first commit carries on from there.
+        third = Projector(ledger, model)
+        later = [store.wire(n) for n in next(store.notifications(200, 300))]
+        third.apply(later, {"store": 500})
+        assert ledger.position(model.checkpoint, "store") == 500
+    finally:
         ledger.close()
         store.close()
