@@ -32,7 +32,6 @@ LIFECYCLE_TYPES = frozenset({
     "deal_opened", "deal_won", "deal_lost", "purchase", "contraction", "churned",
 })  # fmt: skip
 CLOCKS = ("mql_response", "first_contact", "sql_confirm")
-CHECKS = ("contact_attempts", "reason_returned")
 
 
 @dataclass(slots=True)
