@@ -19,6 +19,7 @@ from typing import Any
 
 from leadledger.ledgerdb import LedgerDB, lead_states, read_models
 from leadledger.projections import lifecycle
+from leadledger.projections.attribution import as_utc
 from leadledger.projections.definitions import DEFAULTS, Definitions
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES, LeadState
 from leadledger.wire import WireEvent
@@ -66,18 +67,22 @@ class ReadModel:
         return f"{self.name} ({self.bounds()}, {self.definitions.hash})"
 
 
+def _from_row(row: Any) -> ReadModel:
+    return ReadModel(
+        name=row.name,
+        definitions=Definitions.model_validate_json(row.definitions),
+        as_of=None if row.as_of is None else as_utc(row.as_of),
+        occurred_before=None if row.occurred_before is None else as_utc(row.occurred_before),
+        status=row.status,
+    )
+
+
 def get(ledger: LedgerDB, name: str) -> ReadModel:
     row = ledger.read_model_row(name)
     if row is None:
         known = ", ".join(sorted(r.name for r in ledger.select(read_models))) or "none yet"
         raise ReadModelError(f"no read model named {name!r} (known: {known})")
-    return ReadModel(
-        name=row.name,
-        definitions=Definitions.model_validate_json(row.definitions),
-        as_of=_aware(row.as_of),
-        occurred_before=_aware(row.occurred_before),
-        status=row.status,
-    )
+    return _from_row(row)
 
 
 def served(ledger: LedgerDB) -> ReadModel:
@@ -145,12 +150,11 @@ def promote(ledger: LedgerDB, name: str) -> ReadModel:
 def live_models(ledger: LedgerDB) -> list[ReadModel]:
     """The read models that follow the log: the served one, and every ready live one."""
     served(ledger)
-    models = [get(ledger, row.name) for row in ledger.select(read_models)]
-    return [m for m in models if m.live and m.status == "ready"]
+    return [m for m in all_models(ledger) if m.live and m.status == "ready"]
 
 
 def all_models(ledger: LedgerDB) -> list[ReadModel]:
-    return [get(ledger, row.name) for row in ledger.select(read_models)]
+    return [_from_row(row) for row in ledger.select(read_models)]
 
 
 @contextmanager
@@ -225,9 +229,3 @@ class Projector:
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
         return len(wanted)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -24,12 +24,6 @@ def period_of(moment: date, period: str) -> str:
     return f"{moment.year}-{moment.month:02d}"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _text(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
@@ -57,8 +51,7 @@ def sla_report(
     breaches, at_risk = [], []
     reasons: dict[str, int] = defaultdict(int)
     for row in rows:
-        started, deadline = _aware(row.started_at), _aware(row.deadline)
-        assert started is not None
+        started, deadline = row.started_at, row.deadline
         status = row.status
         if status == "open" and deadline is not None and now > deadline:
             status = "breached"  # still open, and already past its deadline
@@ -74,7 +67,7 @@ def sla_report(
             breaches.append({
                 "lead_id": row.lead_id, "clock": row.clock, "cycle": row.cycle,
                 "rep": row.rep, "team": row.team, "started_at": _text(started),
-                "deadline": _text(deadline), "stopped_at": _text(_aware(row.stopped_at)),
+                "deadline": _text(deadline), "stopped_at": _text(row.stopped_at),
                 "measured": (_hours(row.measured) if row.clock != "contact_attempts"
                              else str(int(row.measured or 0))),
                 "limit": (_hours(row.limit) if row.clock != "contact_attempts"
