@@ -12,12 +12,12 @@ from typing import Any
 from leadledger.kpi_report import kpi_report
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.attribution import as_utc
-from leadledger.projections.lifecycle import clocks
+from leadledger.projections.lifecycle import LeadState, clocks
 from leadledger.readmodels import ReadModel, states
 from leadledger.reports import decimal_text
 
 
-def _conversions(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]]:
+def _conversions(leads: list[LeadState]) -> dict[str, dict[str, str]]:
     return {
         earned.conversion_id: {
             "lead_id": state.lead_id,
@@ -26,17 +26,17 @@ def _conversions(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]
             "value": decimal_text(earned.value),
             "currency": earned.currency,
         }
-        for state in states(ledger, model)
+        for state in leads
         for earned in state.conversions
     }
 
 
-def _lead_facts(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]]:
+def _lead_facts(leads: list[LeadState], model: ReadModel) -> dict[str, dict[str, str]]:
     """Per lead, what a diff compares: each SLA verdict and each first-reached milestone."""
     found: dict[str, dict[str, str]] = {}
     sla = model.definitions.sla
     calendar = sla.calendar.calendar()
-    for state in states(ledger, model):
+    for state in leads:
         mine = found.setdefault(state.lead_id, {})
         for row in clocks(state, sla, calendar):
             seq = f" #{row.seq}" if row.cycle == 0 else ""
@@ -47,14 +47,15 @@ def _lead_facts(ledger: LedgerDB, model: ReadModel) -> dict[str, dict[str, str]]
 
 
 def diff(ledger: LedgerDB, a: ReadModel, b: ReadModel) -> dict[str, Any]:
-    conv_a, conv_b = _conversions(ledger, a), _conversions(ledger, b)
+    leads_of_a, leads_of_b = list(states(ledger, a)), list(states(ledger, b))
+    conv_a, conv_b = _conversions(leads_of_a), _conversions(leads_of_b)
     changed_conversions = [
         {"conversion_id": cid, "field": field, "a": conv_a[cid][field], "b": conv_b[cid][field]}
         for cid in sorted(conv_a.keys() & conv_b.keys())
         for field in conv_a[cid]
         if conv_a[cid][field] != conv_b[cid][field]
     ]
-    leads_a, leads_b = _lead_facts(ledger, a), _lead_facts(ledger, b)
+    leads_a, leads_b = _lead_facts(leads_of_a, a), _lead_facts(leads_of_b, b)
     lead_changes = []
     for lead in sorted(leads_a.keys() | leads_b.keys()):
         mine, theirs = leads_a.get(lead, {}), leads_b.get(lead, {})
