@@ -49,7 +49,7 @@ def kpi_report(
     if by in ("channel", "campaign"):
         for lead, path in stitched_paths(ledger, read_model).items():
             if path:
-                touch = min(path, key=lambda t: (t.occurred_at, t.event_id))
+                touch = min(path)  # touch points order by time, then event id
                 first_touch[lead] = touch.channel if by == "channel" else touch.campaign
     for state in states(ledger, read_model):
         group = {"all": "all", "segment": state.segment, "team": state.team,
