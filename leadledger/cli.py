@@ -544,7 +544,8 @@ def report_kpi(
 @click.option("--from-kafka", is_flag=True,
               help="Read the domain-events topic instead of the embedded store.")  # fmt: skip
 @click.option("--page-size", default=1000, show_default=True,
-              help="Events per transaction (read-model rows and checkpoint together).")  # fmt: skip
+              help="From the embedded store: events per transaction (lead states and "
+                   "checkpoint together). Kafka replays commit once per poll.")  # fmt: skip
 @with_kafka
 @pass_context
 def replay(
