@@ -1,10 +1,16 @@
 """The projection consumer: the domain-events topic -> the facts and the read models.
 
 It assigns itself every partition and keeps offsets in the ledger database, in the same
-transaction as the rows they produced: exactly-once effect from at-least-once delivery.
-Each sink (the facts, and every live read model) has its own offsets, so a read model
-promoted or replayed later catches up from where it stands, not from where the facts do.
-The topic is keyed by lead, so a lead's events reach the lifecycle fold in order.
+transaction as the rows they produced. Each sink (the facts, and every live read model)
+has its own offsets, so a read model promoted or replayed later catches up from where it
+stands, not from where the facts do.
+
+Exactly once, whatever path fed a sink before: a sink's position in the store's log
+("store", moved by embedded ingest, store replays and dead-letter replays) and its
+Kafka offsets are kept side by side; a record whose store position (a header the relay
+sets) is at or below the sink's store position is already in it and is skipped, and the
+folds themselves ignore an idempotency key they hold (a relay re-send). The topic is
+keyed by lead; the lifecycle fold puts each fact in its event-time place anyway.
 """
 
 from __future__ import annotations
@@ -18,15 +24,22 @@ from kafka import KafkaConsumer, TopicPartition
 from leadledger import kafka as kafka_io
 from leadledger.codec import registry
 from leadledger.config import Kafka
+from leadledger.consumers.relay import POSITION_HEADER, VERSION_HEADER
 from leadledger.consumers.runloop import RunLoop, Throughput
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.facts import Row, rows_for
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES
-from leadledger.readmodels import Projector, ReadModel, fewer_collections, live_models
-from leadledger.wire import WireEvent
+from leadledger.readmodels import (
+    FACTS,
+    STORE_STREAM,
+    Projector,
+    ReadModel,
+    fewer_collections,
+    live_models,
+)
+from leadledger.wire import STREAM_VERSION, WireEvent
 
 log = logging.getLogger("leadledger.projection")
-FACTS = "facts"
 Offsets = dict[str, int]  # "topic:partition" -> the last offset applied
 
 
@@ -62,23 +75,42 @@ def _seek(consumer: KafkaConsumer, partitions: list[TopicPartition], done: list[
             consumer.seek(tp, min(last for last in lasts if last is not None) + 1)
 
 
+def _header(record: Any, name: str) -> int:
+    """An integer header the relay sets (0 when absent: a record of an older relay)."""
+    for key, value in record.headers or ():
+        if key == name:
+            return int(value)
+    return 0
+
+
+def _decoded(record: Any, wanted: Callable[[bytes], bool]) -> tuple[int, int, WireEvent | None]:
+    """(offset, store position, event or None when the sinks do not read its type)."""
+    position = _header(record, POSITION_HEADER)
+    if not wanted(record.value):
+        return record.offset, position, None
+    kind, data = registry().decode(record.value)
+    data[STREAM_VERSION] = _header(record, VERSION_HEADER)
+    return record.offset, position, (kind, data)
+
+
 def _deliver(
     polled: dict[TopicPartition, list[Any]],
     sinks: list[tuple[Sink, Offsets]],
     wanted: Callable[[bytes], bool],
 ) -> int:
-    """Decode each record once and give each sink the records past its own offsets."""
-    schemas = registry()
-    decoded = {
-        tp: [(r.offset, schemas.decode(r.value) if wanted(r.value) else None) for r in records]
-        for tp, records in polled.items()
-    }
+    """Decode each record once and give each sink the records it does not hold yet: past
+    its offsets on that partition, and past its position in the store's log."""
+    decoded = {tp: [_decoded(r, wanted) for r in records] for tp, records in polled.items()}
     for sink, done in sinks:
         events: list[WireEvent] = []
         positions: Offsets = {}
+        from_store = done.get(STORE_STREAM, 0)
         for tp, records in decoded.items():
             last = done.get(_key(tp), -1)
-            events.extend(e for offset, e in records if offset > last and e is not None)
+            events.extend(
+                e for offset, position, e in records
+                if offset > last and e is not None and (position == 0 or position > from_store)
+            )  # fmt: skip
             positions[_key(tp)] = max(last, records[-1][0])
         sink.apply(events, positions)
         done.update(positions)

@@ -3,7 +3,9 @@
 Events go out in store order, keyed by lead, through an idempotent producer. The relay
 flushes, then records the last published position; after a crash it resumes from that
 checkpoint, so it may re-send the tail of a batch, never skip one. Re-sent events keep
-their event ids, and consumers drop them.
+their idempotency keys, and the projections fold each key once. Each record carries its
+store position and stream version in headers, so a consumer can tell what a read model
+built from the store already holds, and order a lead's facts exactly as the store did.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ log = logging.getLogger("leadledger.relay")
 CHECKPOINT = "relay"
 STREAM = "store"
 TYPE_HEADER = "leadledger.type"
-POSITION_HEADER = "leadledger.position"
+POSITION_HEADER = "leadledger.position"  # the event's position in the store's log
+VERSION_HEADER = "leadledger.version"  # its version in its stream (the lead's order)
 
 
 def run_relay(
@@ -50,6 +53,7 @@ def run_relay(
                         headers=[
                             (TYPE_HEADER, event_type.encode()),
                             (POSITION_HEADER, str(notification.id).encode()),
+                            (VERSION_HEADER, str(notification.originator_version).encode()),
                         ],
                     )
                 producer.flush()

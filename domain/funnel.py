@@ -1,8 +1,26 @@
 """The funnel's law as data: stages, reason tags, and which fact may follow which stage.
 
 Every rule the Lead aggregate enforces about order lives in :data:`MOVES`; the few rules
-that look at more than the stage (a second creation, too few contact attempts) are named
-guards in ``lead.py``. Changing the funnel means changing this table, not hunting for ifs.
+that look at more than the stage (a second win of one deal) are named guards in
+``lead.py``. Changing the funnel means changing this table, not hunting for ifs.
+
+Only *structure* is law here: histories that cannot have happened are refused. Hand-over
+*policy* (a reason tag returned, enough contact attempts, disqualify only after SQL) is
+not: a breach happened and is recorded, and the SLA read models judge it under the
+definitions file (``projections/lifecycle.py``, :data:`POLICY`).
+
+| a fact that...                                        | is                                |
+|-------------------------------------------------------|-----------------------------------|
+| moves from a stage the lead was not at when it happened | refused (structure)             |
+| wins or loses a closed deal, or opens a deal twice      | refused (structure)             |
+| names a merged lead, or unlinks a visitor never linked  | refused (structure)             |
+| accepts an MQL or confirms an SQL twice in one cycle    | refused (structure)             |
+| lacks a reason tag, or gives one not in ``Reason``      | stored: reason_returned breached |
+| disqualifies for no_response after too few attempts     | stored: contact_attempts breached |
+| disqualifies an MQL, before it became an SQL     | stored: disqualified_after_sql breached |
+
+A fact refused for structure may only be early (the fact it needs has not arrived):
+intake parks it and retries it as later facts arrive (``leadledger/intake.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +45,11 @@ class Stage(StrEnum):
 
 
 class Reason(StrEnum):
-    """Why sales handed a lead back, or a deal was lost: the tag marketing gets back."""
+    """Why sales handed a lead back, or a deal was lost: the tag marketing gets back.
+
+    The one list of known tags. A fact with another tag, or none, is still stored (the
+    sales system did reject the lead); the SLA read model reports the tag as given.
+    """
 
     NO_BUDGET = "no_budget"
     NOT_ICP = "not_icp"
@@ -36,16 +58,6 @@ class Reason(StrEnum):
     NO_RESPONSE = "no_response"
     OTHER = "other"
 
-
-@dataclass(frozen=True)
-class FunnelRules:
-    """Rules that are definitions, not law: they can change and be replayed."""
-
-    min_contact_attempts: int = 3
-    """Contact attempts in a cycle before a lead may be disqualified for no_response."""
-
-
-DEFAULT_RULES = FunnelRules()
 
 _ALL = frozenset(Stage) - {Stage.MERGED}
 _CREATED = _ALL - {Stage.VISITOR}
@@ -79,7 +91,8 @@ MOVES: dict[str, Move] = {
     "stage_changed:sql": Move(frozenset({Stage.MQL}), Stage.SQL),
     "sql_confirmed": Move(frozenset({Stage.SQL})),
     "contact_attempted": Move(_IN_PLAY),
-    "disqualified": Move(_SALES, Stage.NURTURE),
+    # Disqualifying an MQL breaks hand-over policy (disqualify after SQL), not structure.
+    "disqualified": Move(_SALES | {Stage.MQL}, Stage.NURTURE),
     "recycled": Move(_IN_PLAY | {Stage.LOST, Stage.CHURNED}, Stage.NURTURE),
     # Sales' part: deals, and what customers do after.
     "stage_changed:opportunity": Move(frozenset({Stage.SQL}), Stage.OPPORTUNITY),

@@ -2,6 +2,13 @@
 
 Which fact may follow which stage is the table in ``funnel.py``; the rules that need more
 than the stage are the guards below, each named for the rule it enforces.
+
+Facts are judged by the time they happened, not by when they arrived. The lead keeps its
+*timeline*: every funnel fact (all but touches) with its ``occurred_at`` and its stream
+version, ordered by occurred time, ties broken by stream version (arrival order). A fact
+that happened after everything known is checked against the lead's current position; a
+late one is put in its place and the whole timeline is walked again: it is stored if the
+timeline stays legal, so a late ``mql_accepted`` that was legal when it happened is kept.
 """
 
 from __future__ import annotations
@@ -11,11 +18,96 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from leadledger.domain.errors import RuleViolation
-from leadledger.domain.funnel import MOVES, FunnelRules, Reason, Stage
+from leadledger.domain.funnel import MOVES, Stage
 from leadledger.domain.stream import Stream, rename_v1_lead_key
 
+# The fields of a funnel fact that the guards and handlers read: the timeline keeps these.
+TIMELINE_FIELDS = ("stage", "entry_stage", "origin", "deal_id", "into_lead_id", "anonymous_id",
+                   "score", "rep", "team")  # fmt: skip
+UNTIMED = frozenset({"touch"})  # facts with no funnel move or guard: legal on any open lead
 
-class Lead(Stream):
+Step = list[Any]  # [occurred_at, stream version, fact name, {field: value}] (JSON-friendly)
+
+
+class Funnel:
+    """A lead's position in the funnel, moved one fact at a time.
+
+    The Lead aggregate is one; a check of a late fact walks a scratch one along the
+    timeline with the fact in its place.
+    """
+
+    stream_key: str
+
+    def reset(self) -> None:
+        self.stage = Stage.VISITOR
+        self.cycle = 1
+        self.origin: str | None = None
+        self.entered_at_sql = False
+        self.score: int | None = None
+        self.rep: str | None = None
+        self.team: str | None = None
+        self.mql_accepted = False
+        self.sql_confirmed = False
+        self.contact_attempts = 0
+        self.deals: dict[str, str] = {}
+        self.anonymous_ids: set[str] = set()
+        self.merged_into: str | None = None
+
+    def allows(self, name: str, fields: dict[str, Any]) -> None:
+        """Raise :class:`RuleViolation` unless the table and the fact's guard allow it here."""
+        if self.stage == Stage.MERGED:
+            raise RuleViolation(
+                f"lead {self.stream_key!r} was merged into {self.merged_into!r} and accepts no "
+                f"further events"
+            )
+        key = move_key(name, fields)
+        move = MOVES.get(key)
+        if move is None:
+            raise RuleViolation(f"{key} is not a funnel move; known moves: {', '.join(MOVES)}")
+        if self.stage not in move.allowed:
+            allowed = ", ".join(sorted(move.allowed))
+            raise RuleViolation(
+                f"{key} refused: lead {self.stream_key!r} is at stage {self.stage}; "
+                f"{key} is allowed at: {allowed}"
+            )
+        guard = GUARDS.get(name)
+        if guard is not None:
+            guard(self, fields)
+
+    def take(self, name: str, fields: dict[str, Any]) -> None:
+        """Apply the funnel table's stage move, then the fact's own state change."""
+        move = MOVES[move_key(name, fields)]
+        if move.to is not None:
+            self.stage = move.to
+        handler = HANDLERS.get(name)
+        if handler is not None:
+            handler(self, fields)
+
+    def walk(self, timeline: list[Step]) -> None:
+        """Reset, then take every step of ``timeline`` in order, checking each."""
+        self.reset()
+        for at, _version, name, fields in timeline:
+            try:
+                self.allows(name, fields)
+            except RuleViolation as refusal:
+                raise Refusal(name, fields, at, refusal.reason) from None
+            self.take(name, fields)
+
+
+class Refusal(RuleViolation):
+    """A step of a timeline walk that the funnel refused, and which step it was."""
+
+    def __init__(self, name: str, fields: dict[str, Any], at: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.key = move_key(name, fields)
+        self.at = at
+
+
+def _order(step: Step) -> tuple[Any, int]:
+    return step[0], step[1]
+
+
+class Lead(Stream, Funnel):
     KIND: ClassVar[str] = "lead"
 
     class Fact(Stream.Fact):
@@ -88,7 +180,7 @@ class Lead(Stream):
 
     class MqlRejected(Fact):
         NAME = "mql_rejected"
-        reason: str
+        reason: str | None
         note: str | None
 
     class ContactAttempted(Fact):
@@ -102,12 +194,12 @@ class Lead(Stream):
 
     class Disqualified(Fact):
         NAME = "disqualified"
-        reason: str
+        reason: str | None
         note: str | None
 
     class Recycled(Fact):
         NAME = "recycled"
-        reason: str
+        reason: str | None
         note: str | None
 
     class Merged(Fact):
@@ -153,58 +245,56 @@ class Lead(Stream):
         NAME = "churned"
         reason: str | None
 
-    def check(self, fact: type[Stream.Fact], fields: dict[str, Any], rules: FunnelRules) -> None:
-        """Refuse ``fact`` unless the funnel table allows it here and its guard agrees."""
-        super().check(fact, fields, rules)
-        if self.stage == Stage.MERGED:
+    def check(self, fact: type[Stream.Fact], fields: dict[str, Any]) -> None:
+        """Refuse ``fact`` unless it was legal at its ``occurred_at`` (see the module doc)."""
+        super().check(fact, fields)
+        if fact.NAME in UNTIMED or self._is_latest(fields["occurred_at"]):
+            self.allows(fact.NAME, fields)
+            return
+        step: Step = [fields["occurred_at"], self.version + 1, fact.NAME, _kept(fields)]
+        timeline = sorted([*self.timeline, step], key=_order)
+        scratch = Funnel()
+        scratch.stream_key = self.stream_key
+        try:
+            scratch.walk(timeline)
+        except Refusal as refusal:
+            key = move_key(fact.NAME, fields)
+            when = fields["occurred_at"].isoformat()
+            if refusal.at == fields["occurred_at"] and refusal.key == key:
+                raise RuleViolation(f"{refusal.reason} (at its occurred_at {when})") from None
             raise RuleViolation(
-                f"lead {self.stream_key!r} was merged into {self.merged_into!r} and accepts no "
-                f"further events"
-            )
-        key = move_key(fact.NAME, fields)
-        move = MOVES.get(key)
-        if move is None:
-            raise RuleViolation(f"{key} is not a funnel move; known moves: {', '.join(MOVES)}")
-        if self.stage not in move.allowed:
-            allowed = ", ".join(sorted(move.allowed))
-            raise RuleViolation(
-                f"{key} refused: lead {self.stream_key!r} is at stage {self.stage}; "
-                f"{key} is allowed at: {allowed}"
-            )
-        guard = GUARDS.get(fact.NAME)
-        if guard is not None:
-            guard(self, fields, rules)
+                f"{key} at {when} refused: the later {refusal.key} at "
+                f"{refusal.at.isoformat()} would then be impossible ({refusal.reason})"
+            ) from None
+
+    def _is_latest(self, at: Any) -> bool:
+        return not self.timeline or self.timeline[-1][0] <= at
 
     # Event handlers: the only place state changes.
 
     def when(self, event: Stream.Event) -> None:
-        """Apply the funnel table's stage move, then the event's own state change."""
+        """Put a funnel fact in its place on the timeline and move the lead's position."""
         super().when(event)
         if isinstance(event, Stream.Opened):
-            self._open()
+            self.reset()
+            self.timeline: list[Step] = []
             return
         assert isinstance(event, Stream.Fact)
-        move = MOVES[move_key(event.NAME, vars(event))]
-        if move.to is not None:
-            self.stage = move.to
-        handler = HANDLERS.get(type(event))
-        if handler is not None:
-            handler(self, event)
+        if event.NAME in UNTIMED:
+            return
+        fields = vars(event)
+        step: Step = [event.occurred_at, event.originator_version, event.NAME, _kept(fields)]
+        if self._is_latest(event.occurred_at):
+            self.timeline.append(step)
+            self.take(event.NAME, fields)
+        else:  # a late fact, checked legal in its place: walk the timeline again
+            self.timeline.append(step)
+            self.timeline.sort(key=_order)
+            self.walk(self.timeline)
 
-    def _open(self) -> None:
-        self.stage = Stage.VISITOR
-        self.cycle = 1
-        self.origin: str | None = None
-        self.entered_at_sql = False
-        self.score: int | None = None
-        self.rep: str | None = None
-        self.team: str | None = None
-        self.mql_accepted = False
-        self.sql_confirmed = False
-        self.contact_attempts = 0
-        self.deals: dict[str, str] = {}
-        self.anonymous_ids: set[str] = set()
-        self.merged_into: str | None = None
+
+def _kept(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: fields[k] for k in TIMELINE_FIELDS if k in fields}
 
 
 def move_key(name: str, fields: dict[str, Any]) -> str:
@@ -212,12 +302,13 @@ def move_key(name: str, fields: dict[str, Any]) -> str:
     return f"stage_changed:{fields.get('stage')}" if name == "stage_changed" else name
 
 
-# Guards: rules that look at more than the stage. Each raises RuleViolation with a reason.
+# Guards: structural rules that look at more than the stage. Each raises RuleViolation.
+# Hand-over policy (reason tags, contact attempts) is judged by the SLA read model instead.
 
-Guard = Callable[[Lead, dict[str, Any], FunnelRules], None]
+Guard = Callable[[Funnel, dict[str, Any]], None]
 
 
-def _entry_stage(lead: Lead, fields: dict[str, Any], _: FunnelRules) -> None:
+def _entry_stage(lead: Funnel, fields: dict[str, Any]) -> None:
     entry = fields.get("entry_stage", "lead")
     if entry == "sql" and fields.get("origin") != "outbound":
         raise RuleViolation(
@@ -228,55 +319,37 @@ def _entry_stage(lead: Lead, fields: dict[str, Any], _: FunnelRules) -> None:
         raise RuleViolation(f"a lead enters the funnel at lead or sql, not {entry!r}")
 
 
-def _reason_tag(lead: Lead, fields: dict[str, Any], _: FunnelRules) -> None:
-    if fields.get("reason") not in set(Reason):
-        tags = ", ".join(Reason)
-        raise RuleViolation(f"reason {fields.get('reason')!r} is not a reason tag ({tags})")
-
-
-def _accept_once(lead: Lead, _f: dict[str, Any], _r: FunnelRules) -> None:
+def _accept_once(lead: Funnel, _f: dict[str, Any]) -> None:
     if lead.mql_accepted:
         raise RuleViolation(f"the MQL of lead {lead.stream_key!r} was already accepted")
 
 
-def _confirm_once(lead: Lead, _f: dict[str, Any], _r: FunnelRules) -> None:
+def _confirm_once(lead: Funnel, _f: dict[str, Any]) -> None:
     if lead.sql_confirmed:
         raise RuleViolation(f"the SQL of lead {lead.stream_key!r} was already confirmed")
 
 
-def _disqualify(lead: Lead, fields: dict[str, Any], rules: FunnelRules) -> None:
-    _reason_tag(lead, fields, rules)
-    needed = rules.min_contact_attempts
-    if fields["reason"] == Reason.NO_RESPONSE and lead.contact_attempts < needed:
-        raise RuleViolation(
-            f"lead {lead.stream_key!r} cannot be disqualified for no_response after "
-            f"{lead.contact_attempts} contact attempt(s); at least {needed} are required"
-        )
-
-
-def _new_deal(lead: Lead, fields: dict[str, Any], _: FunnelRules) -> None:
+def _new_deal(lead: Funnel, fields: dict[str, Any]) -> None:
     if fields["deal_id"] in lead.deals:
         raise RuleViolation(
             f"deal {fields['deal_id']!r} of lead {lead.stream_key!r} already exists"
         )
 
 
-def _close_deal(lead: Lead, fields: dict[str, Any], rules: FunnelRules) -> None:
+def _close_deal(lead: Funnel, fields: dict[str, Any]) -> None:
     status = lead.deals.get(fields["deal_id"])
     if status in ("won", "lost"):
         raise RuleViolation(
             f"deal {fields['deal_id']!r} of lead {lead.stream_key!r} was already {status}"
         )
-    if "reason" in fields:
-        _reason_tag(lead, fields, rules)
 
 
-def _merge(lead: Lead, fields: dict[str, Any], _: FunnelRules) -> None:
+def _merge(lead: Funnel, fields: dict[str, Any]) -> None:
     if fields["into_lead_id"] == lead.stream_key:
         raise RuleViolation(f"lead {lead.stream_key!r} cannot be merged into itself")
 
 
-def _linked(lead: Lead, fields: dict[str, Any], _: FunnelRules) -> None:
+def _linked(lead: Funnel, fields: dict[str, Any]) -> None:
     if fields["anonymous_id"] not in lead.anonymous_ids:
         raise RuleViolation(
             f"visitor {fields['anonymous_id']!r} is not linked to lead {lead.stream_key!r}"
@@ -285,11 +358,8 @@ def _linked(lead: Lead, fields: dict[str, Any], _: FunnelRules) -> None:
 
 GUARDS: dict[str, Guard] = {
     "lead_created": _entry_stage,
-    "mql_rejected": _reason_tag,
-    "recycled": _reason_tag,
     "mql_accepted": _accept_once,
     "sql_confirmed": _confirm_once,
-    "disqualified": _disqualify,
     "deal_opened": _new_deal,
     "deal_won": _close_deal,
     "deal_lost": _close_deal,
@@ -298,17 +368,19 @@ GUARDS: dict[str, Guard] = {
 }
 
 
-# Handlers: the state each event changes besides the stage (already moved by the table).
+# Handlers: the state each fact changes besides the stage (already moved by the table).
+
+Handler = Callable[[Funnel, dict[str, Any]], None]
 
 
-def _created(lead: Lead, event: Any) -> None:
-    lead.origin = event.origin
-    if event.entry_stage == "sql":
+def _created(lead: Funnel, fields: dict[str, Any]) -> None:
+    lead.origin = fields["origin"]
+    if fields["entry_stage"] == "sql":
         lead.stage = Stage.SQL
         lead.entered_at_sql = True
 
 
-def _to_nurture(lead: Lead, _: Any) -> None:
+def _to_nurture(lead: Funnel, _: dict[str, Any]) -> None:
     """Back to marketing: a later re-qualification is a new cycle, judged afresh by sales."""
     lead.cycle += 1
     lead.mql_accepted = False
@@ -316,36 +388,36 @@ def _to_nurture(lead: Lead, _: Any) -> None:
     lead.contact_attempts = 0
 
 
-def _set(attribute: str, value_of: Callable[[Any], Any]) -> Callable[[Lead, Any], None]:
-    return lambda lead, event: setattr(lead, attribute, value_of(event))
+def _set(attribute: str, value_of: Callable[[dict[str, Any]], Any]) -> Handler:
+    return lambda lead, fields: setattr(lead, attribute, value_of(fields))
 
 
-def _assigned(lead: Lead, event: Any) -> None:
-    lead.rep, lead.team = event.rep, event.team
+def _assigned(lead: Funnel, fields: dict[str, Any]) -> None:
+    lead.rep, lead.team = fields["rep"], fields["team"]
 
 
-def _attempted(lead: Lead, _: Any) -> None:
+def _attempted(lead: Funnel, _: dict[str, Any]) -> None:
     lead.contact_attempts += 1
 
 
-def _deal(status: str) -> Callable[[Lead, Any], None]:
-    return lambda lead, event: lead.deals.__setitem__(event.deal_id, status)
+def _deal(status: str) -> Handler:
+    return lambda lead, fields: lead.deals.__setitem__(fields["deal_id"], status)
 
 
-HANDLERS: dict[type[Stream.Fact], Callable[[Lead, Any], None]] = {
-    Lead.Created: _created,
-    Lead.MqlRejected: _to_nurture,
-    Lead.Disqualified: _to_nurture,
-    Lead.Recycled: _to_nurture,
-    Lead.ScoreChanged: _set("score", lambda e: e.score),
-    Lead.Assigned: _assigned,
-    Lead.MqlAccepted: _set("mql_accepted", lambda e: True),
-    Lead.SqlConfirmed: _set("sql_confirmed", lambda e: True),
-    Lead.ContactAttempted: _attempted,
-    Lead.Identified: lambda lead, e: lead.anonymous_ids.add(e.anonymous_id),
-    Lead.Unlinked: lambda lead, e: lead.anonymous_ids.discard(e.anonymous_id),
-    Lead.Merged: _set("merged_into", lambda e: e.into_lead_id),
-    Lead.DealOpened: _deal("open"),
-    Lead.DealWon: _deal("won"),
-    Lead.DealLost: _deal("lost"),
+HANDLERS: dict[str, Handler] = {
+    "lead_created": _created,
+    "mql_rejected": _to_nurture,
+    "disqualified": _to_nurture,
+    "recycled": _to_nurture,
+    "score_changed": _set("score", lambda f: f["score"]),
+    "assigned": _assigned,
+    "mql_accepted": _set("mql_accepted", lambda f: True),
+    "sql_confirmed": _set("sql_confirmed", lambda f: True),
+    "contact_attempted": _attempted,
+    "identify": lambda lead, f: lead.anonymous_ids.add(f["anonymous_id"]),
+    "unlink": lambda lead, f: lead.anonymous_ids.discard(f["anonymous_id"]),
+    "merged": _set("merged_into", lambda f: f["into_lead_id"]),
+    "deal_opened": _deal("open"),
+    "deal_won": _deal("won"),
+    "deal_lost": _deal("lost"),
 }

@@ -1,7 +1,8 @@
-"""What every leadledger aggregate shares: a stream per key, deduplicated by event id.
+"""What every leadledger aggregate shares: a stream per key, deduplicated by idempotency key.
 
-A stream is opened by the engine on the first fact that names its key; facts reported by
-source systems carry the producer's event id, and a stream never records one id twice.
+A stream is opened by the engine on the first fact that names its key. Facts reported by
+source systems carry the producer's idempotency key, ``(source_system, event_id)``, and a
+stream never records one key twice (intake also keeps the keys unique across streams).
 Events are explicit nested classes rather than derived from method signatures, because
 they are a public contract: renaming a parameter must never change a stored event.
 """
@@ -12,10 +13,10 @@ from datetime import datetime
 from typing import Any, ClassVar, Self, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import orjson
 from eventsourcing.domain import Aggregate
 
 from leadledger.domain.errors import RuleViolation
-from leadledger.domain.funnel import DEFAULT_RULES, FunnelRules
 
 STREAM_NAMESPACE = uuid5(NAMESPACE_URL, "https://leadledger.dev/stream")
 
@@ -23,6 +24,11 @@ STREAM_NAMESPACE = uuid5(NAMESPACE_URL, "https://leadledger.dev/stream")
 def stream_uuid(kind: str, key: str) -> UUID:
     """The aggregate id of a stream key: stable, so every process finds the same stream."""
     return uuid5(STREAM_NAMESPACE, f"{kind}:{key}")
+
+
+def idempotency_key(source_system: str, event_id: str) -> str:
+    """The producer's key of a fact as one string (JSON, so no separator can collide)."""
+    return orjson.dumps([source_system, event_id]).decode()
 
 
 def rename_v1_lead_key(state: dict[str, Any]) -> None:
@@ -39,7 +45,7 @@ class Stream(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             stream = cast(Stream, aggregate)
             if isinstance(self, Stream.Fact):
-                stream.seen_event_ids.add(self.event_id)
+                stream.seen_keys.add(idempotency_key(self.source_system, self.event_id))
             stream.when(self)
 
     class Fact(Event):
@@ -73,18 +79,16 @@ class Stream(Aggregate):
             source_system=source_system,
         )
 
-    def has_seen(self, event_id: str) -> bool:
+    def has_seen(self, source_system: str, event_id: str) -> bool:
         """True if a fact with this idempotency key is already in the stream."""
-        return event_id in self.seen_event_ids
+        return idempotency_key(source_system, event_id) in self.seen_keys
 
-    def record(
-        self, fact: type[Fact], rules: FunnelRules = DEFAULT_RULES, /, **fields: Any
-    ) -> None:
+    def record(self, fact: type[Fact], /, **fields: Any) -> None:
         """Record one fact, or raise :class:`RuleViolation` saying why it is refused."""
-        self.check(fact, fields, rules)
+        self.check(fact, fields)
         self.trigger_event(fact, stream_key=self.stream_key, **fields)
 
-    def check(self, fact: type[Fact], fields: dict[str, Any], rules: FunnelRules) -> None:
+    def check(self, fact: type[Fact], fields: dict[str, Any]) -> None:
         """Aggregates with rules extend this; the base stream accepts its own facts."""
         if not issubclass(fact, type(self).Fact):
             raise RuleViolation(f"a {self.KIND} stream does not record {fact.NAME} events")
@@ -93,4 +97,4 @@ class Stream(Aggregate):
         """Change state for ``event``; aggregates extend this for their own facts."""
         if isinstance(event, Stream.Opened):
             self.stream_key = event.stream_key
-            self.seen_event_ids: set[str] = set()
+            self.seen_keys: set[str] = set()

@@ -14,7 +14,6 @@ from typing import Literal
 
 from leadledger.catalogue import ROUTES
 from leadledger.domain.errors import RuleViolation
-from leadledger.domain.funnel import DEFAULT_RULES, FunnelRules
 from leadledger.domain.stream import Stream
 from leadledger.messages import IngestEvent
 from leadledger.store import EventStore, IntegrityError
@@ -70,11 +69,8 @@ class Tally:
 
 
 class Ingestor:
-    def __init__(
-        self, store: EventStore, rules: FunnelRules = DEFAULT_RULES, max_attempts: int = 5
-    ) -> None:
+    def __init__(self, store: EventStore, max_attempts: int = 5) -> None:
         self.store = store
-        self.rules = rules
         self.max_attempts = max_attempts
 
     def apply(self, messages: Sequence[IngestEvent]) -> list[Outcome]:
@@ -98,10 +94,10 @@ class Ingestor:
         stream = touched.get(slot) or self.store.find(route.stream, key)
         if stream is None:
             stream = route.stream.open(key, message.occurred_at, message.source_system)
-        if stream.has_seen(message.event_id):
+        if stream.has_seen(message.source_system, message.event_id):
             return Outcome("duplicate")
         try:
-            stream.record(route.fact, self.rules, **message.fields())
+            stream.record(route.fact, **message.fields())
         except RuleViolation as refusal:
             return Outcome("refused", f"funnel rule: {refusal.reason}")
         touched[slot] = stream

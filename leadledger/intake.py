@@ -9,14 +9,27 @@ may still be on its way (events arrive late and out of order). The policy, in fu
   (a file ingest ends with one last retry, then dead-letters what is left);
 - every record's fate is written to the intake table under its origin (file and line, or
   topic, partition and offset), which ``leadledger reconcile`` counts.
+
+Idempotency: a record's key is ``(source_system, event_id)``, unique across every stream.
+Before a batch reaches the event store each key is *claimed* in the ledger for the first
+record that carries it (one statement, so two consumers cannot both win). A later record
+with that key and the same content is a duplicate; with other content it is dead-lettered
+as a conflict, never dropped. A claim survives a crash: when the same origin comes again
+(a file ingested again, a Kafka record re-delivered) and its fate was never written, the
+store is asked, and an event it already holds was stored by the run that crashed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
 
 from leadledger.catalogue import ROUTES
 from leadledger.ingest import Ingestor, Outcome, Tally
@@ -41,6 +54,25 @@ def slot_of(message: IngestEvent) -> str:
     return f"{route.stream.KIND}:{route.key(message)}"
 
 
+Key = tuple[str, str]
+
+
+def key_of(message: IngestEvent) -> Key:
+    return message.source_system, message.event_id
+
+
+def digest_of(message: IngestEvent) -> str:
+    """The content of a record, canonically: equal amounts and instants hash alike."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return format(value.normalize(), "f")
+        raise TypeError(type(value))
+
+    text = orjson.dumps(message.to_record(), default=plain, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(text).hexdigest()
+
+
 class Intake:
     def __init__(self, ingestor: Ingestor, ledger: LedgerDB, max_wait: timedelta) -> None:
         self.ingestor = ingestor
@@ -52,15 +84,18 @@ class Intake:
         letters = [
             DeadLetter(r.origin, r.error or "invalid", r.raw) for r in batch if not r.message
         ]
-        valid = [r for r in batch if r.message is not None]
-        outcomes = self.ingestor.apply([r.message for r in valid if r.message is not None])
         fates: dict[str, tuple[str, str | None]] = {
             d.origin: ("dead_letter", d.reason) for d in letters
         }
+        fresh, settled, conflicts = self._claim([r for r in batch if r.message is not None])
+        fates |= settled
+        letters.extend(conflicts)
+        fates |= {d.origin: ("dead_letter", d.reason) for d in conflicts}
+        outcomes = self.ingestor.apply([r.message for r in fresh if r.message is not None])
         to_park: list[Parked] = []
         accepted_slots: set[str] = set()
         now = datetime.now(UTC)
-        for record, outcome in zip(valid, outcomes, strict=True):
+        for record, outcome in zip(fresh, outcomes, strict=True):
             assert record.message is not None
             if outcome.status == "refused":
                 event_json = record.message.model_dump_json()
@@ -69,7 +104,9 @@ class Intake:
                 to_park.append(Parked(record.origin, slot, record.raw, event_json, why, now))
                 fates[record.origin] = ("parked", outcome.reason)
             else:
-                fates[record.origin] = (outcome.status, None)
+                # The store holding this origin's own claimed event means a run that
+                # crashed before writing its fate stored it: stored, not a duplicate.
+                fates[record.origin] = ("stored", None)
                 if outcome.status == "stored":
                     accepted_slots.add(slot_of(record.message))
         self.ledger.park(to_park)
@@ -86,6 +123,43 @@ class Intake:
             else:  # a record parked earlier has now been settled
                 tally.settle_parked(status, because)
         return letters
+
+    def _claim(
+        self, valid: Sequence[Received]
+    ) -> tuple[list[Received], dict[str, tuple[str, str | None]], list[DeadLetter]]:
+        """Split valid records into those to apply (their origin owns the key and has no
+        final fate yet), duplicates, and conflicts (the key is owned by other content)."""
+        claims: dict[Key, tuple[str, str]] = {}
+        digests: dict[str, str] = {}
+        for record in valid:
+            assert record.message is not None
+            digests[record.origin] = digest_of(record.message)
+            claims.setdefault(key_of(record.message), (digests[record.origin], record.origin))
+        owners = self.ledger.claim_keys(claims)
+        own = [r for r in valid if r.message and owners[key_of(r.message)][1] == r.origin]
+        known = self.ledger.intake_statuses(r.origin for r in own)
+        fresh: list[Received] = []
+        settled: dict[str, tuple[str, str | None]] = {}
+        conflicts: list[DeadLetter] = []
+        for record in valid:
+            assert record.message is not None
+            digest, owner = owners[key_of(record.message)]
+            if owner == record.origin:
+                if known.get(record.origin) in ("stored", "duplicate"):
+                    settled[record.origin] = ("duplicate", None)  # delivered again
+                else:
+                    fresh.append(record)
+            elif digest == digests[record.origin]:
+                settled[record.origin] = ("duplicate", None)
+            else:
+                source, event_id = key_of(record.message)
+                why = (
+                    f"conflict: idempotency key (source_system {source!r}, event_id "
+                    f"{event_id!r}) is already used by {owner} with different content; a "
+                    "correction needs its own event_id"
+                )
+                conflicts.append(DeadLetter(record.origin, why, record.raw))
+        return fresh, settled, conflicts
 
     def finish(self, tally: Tally) -> list[DeadLetter]:
         """End of input (a file): retry what is parked once more, dead-letter the rest."""
@@ -111,15 +185,16 @@ class Intake:
             )
             done = [p for p, o in zip(waiting, outcomes, strict=True) if o.status != "refused"]
             for parked, outcome in zip(waiting, outcomes, strict=True):
-                if outcome.status != "refused":
-                    fates[parked.origin] = (outcome.status, None)
+                if outcome.status != "refused":  # held by the store: stored (see take)
+                    fates[parked.origin] = ("stored", None)
             self.ledger.unpark([p.origin for p in done])
             slots = {p.slot for p, o in zip(waiting, outcomes, strict=True) if o.status == "stored"}
             slots &= {p.slot for p in self.ledger.parked_in(slots)}
         return fates
 
-    @staticmethod
-    def _dead(expired: Sequence[Parked]) -> list[DeadLetter]:
+    def _dead(self, expired: Sequence[Parked]) -> list[DeadLetter]:
+        """Dead letters of facts that waited in vain; their keys are freed for a re-send."""
+        self.ledger.release_keys(key_of(parse_event_json(p.event_json)) for p in expired)
         return [DeadLetter(p.origin, f"{p.reason} {WAITED}", p.raw) for p in expired]
 
 

@@ -30,7 +30,11 @@ checkpoints = sa.Table(
     sa.Column("position", sa.BigInteger, nullable=False),
 )
 
+# Facts rows are keyed by the producer's idempotency key, (source_system, event_id), the
+# same key intake keeps unique (ll_keys): a re-sent event adds nothing, two sources'
+# events never collide.
 _journey_columns = (
+    sa.Column("source_system", sa.String(200), primary_key=True),
     sa.Column("event_id", sa.String(200), primary_key=True),
     sa.Column("lead_id", sa.String(200), nullable=False, index=True),
     sa.Column("occurred_at", Timestamp, nullable=False),
@@ -48,6 +52,7 @@ leads = sa.Table(
 touches = sa.Table(
     "ll_touches",
     metadata,
+    sa.Column("source_system", sa.String(200), primary_key=True),
     sa.Column("event_id", sa.String(200), primary_key=True),
     sa.Column("lead_id", sa.String(200), index=True, comment="null: an anonymous touch"),
     sa.Column("anonymous_id", sa.String(200), index=True),
@@ -80,6 +85,7 @@ merges = sa.Table(
 spend = sa.Table(
     "ll_spend",
     metadata,
+    sa.Column("source_system", sa.String(200), primary_key=True),
     sa.Column("event_id", sa.String(200), primary_key=True),
     sa.Column("occurred_at", Timestamp, nullable=False),
     sa.Column("recorded_at", Timestamp),
@@ -93,6 +99,7 @@ spend = sa.Table(
 targets = sa.Table(
     "ll_targets",
     metadata,
+    sa.Column("source_system", sa.String(200), primary_key=True),
     sa.Column("event_id", sa.String(200), primary_key=True),
     sa.Column("occurred_at", Timestamp, nullable=False),
     sa.Column("recorded_at", Timestamp),
@@ -154,6 +161,17 @@ parked = sa.Table(
     sa.Column("event_json", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("parked_at", Timestamp, nullable=False),
+)
+
+keys = sa.Table(
+    "ll_keys",
+    metadata,
+    sa.Column("source_system", sa.String(200), primary_key=True),
+    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False, comment="sha256 of the record's content"),
+    sa.Column("origin", sa.String(500), nullable=False, comment="the record that claimed it"),
+    comment="Idempotency keys, unique across all streams: the first record to claim a key "
+    "owns it; a later one with the same content is a duplicate, with other content a conflict.",
 )
 
 intake = sa.Table(
@@ -332,6 +350,54 @@ class LedgerDB:
         rows = [{"origin": o, "status": s, "reason": r} for o, (s, r) in fates.items()]
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
+
+    def claim_keys(
+        self, claims: dict[tuple[str, str], tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, str]]:
+        """Claim each idempotency key for its (digest, origin) unless already claimed, and
+        return every key's owner: one statement decides a race between two consumers."""
+        if not claims:
+            return {}
+        rows = [
+            {"source_system": s, "event_id": e, "digest": d, "origin": o}
+            for (s, e), (d, o) in claims.items()
+        ]
+        wanted = list(claims)
+        owners: dict[tuple[str, str], tuple[str, str]] = {}
+        with self.engine.begin() as conn:
+            conn.execute(self._insert_ignore(keys), rows)
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                result = conn.execute(
+                    sa.select(
+                        keys.c.source_system, keys.c.event_id, keys.c.digest, keys.c.origin
+                    ).where(sa.tuple_(keys.c.source_system, keys.c.event_id).in_(chunk))
+                )
+                owners.update(((s, e), (d, o)) for s, e, d, o in result)
+        return owners
+
+    def release_keys(self, released: Iterable[tuple[str, str]]) -> None:
+        """Free keys whose records were dead-lettered, so a corrected re-send can be stored."""
+        wanted = list(released)
+        with self.engine.begin() as conn:
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                conn.execute(
+                    keys.delete().where(sa.tuple_(keys.c.source_system, keys.c.event_id).in_(chunk))
+                )
+
+    def intake_statuses(self, origins: Iterable[str]) -> dict[str, str]:
+        wanted = list(origins)
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), CHUNK):
+                result = conn.execute(
+                    sa.select(intake.c.origin, intake.c.status).where(
+                        intake.c.origin.in_(wanted[start : start + CHUNK])
+                    )
+                )
+                found.update((o, s) for o, s in result)
+        return found
 
     def intake_counts(self, prefix: str) -> dict[str, int]:
         with self.engine.connect() as conn:

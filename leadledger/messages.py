@@ -22,11 +22,20 @@ from pydantic import (
     model_validator,
 )
 
+from leadledger.domain.funnel import Reason
+
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Note = Annotated[str, Field(max_length=2000)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=4)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
-ReasonTag = Literal["no_budget", "not_icp", "too_early", "competitor_won", "no_response", "other"]
+_TAGS = ", ".join(Reason)
+HandOverReason = Annotated[
+    Text | None,
+    Field(
+        description=f"The reason tag returned to marketing: {_TAGS}. Stored as given, even "
+        "if missing or unknown: the SLA report shows such a rejection as a breach."
+    ),
+]
 
 
 class IngestEvent(BaseModel):
@@ -143,7 +152,7 @@ class MqlRejected(LeadEvent):
     """Sales rejected the MQL: it returns to marketing nurture with a reason tag."""
 
     type: Literal["mql_rejected"] = "mql_rejected"
-    reason: ReasonTag
+    reason: HandOverReason = None
     note: Note | None = None
 
 
@@ -163,10 +172,10 @@ class SqlConfirmed(LeadEvent):
 
 
 class Disqualified(LeadEvent):
-    """Sales disqualified the SQL: it returns to nurture with a reason tag."""
+    """Sales disqualified the lead (an SQL, or an MQL against policy): back to nurture."""
 
     type: Literal["disqualified"] = "disqualified"
-    reason: ReasonTag
+    reason: HandOverReason = None
     note: Note | None = None
 
 
@@ -174,7 +183,7 @@ class Recycled(LeadEvent):
     """The lead went back to marketing nurture (from any stage in play, lost or churned)."""
 
     type: Literal["recycled"] = "recycled"
-    reason: ReasonTag
+    reason: HandOverReason = None
     note: Note | None = None
 
 
@@ -208,7 +217,9 @@ class DealLost(LeadEvent):
 
     type: Literal["deal_lost"] = "deal_lost"
     deal_id: Text
-    reason: ReasonTag
+    reason: Text = Field(
+        description=f"Why the deal was lost, as a reason tag ({_TAGS}) or free text."
+    )
     note: Note | None = None
 
 

@@ -15,11 +15,16 @@ from leadledger.intake import Intake, Received
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.facts import Row, rows_for
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES
-from leadledger.readmodels import Projector, ReadModel, fewer_collections, live_models
+from leadledger.readmodels import (
+    FACTS,
+    STORE_STREAM,
+    Projector,
+    ReadModel,
+    fewer_collections,
+    live_models,
+)
 from leadledger.store import EventStore
 
-FACTS = "facts"
-STORE_STREAM = "store"
 BATCH_SIZE = 2000
 PAGE_SIZE = 1000
 

@@ -25,6 +25,8 @@ from leadledger.projections.lifecycle import LIFECYCLE_TYPES, LeadState
 from leadledger.wire import WireEvent
 
 DEFAULT_NAME = "default"
+FACTS = "facts"  # the checkpoint name of the facts shared by all read models
+STORE_STREAM = "store"  # a checkpoint's position in the event store's log
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 CACHE_SIZE = 50_000  # lead states kept in memory between pages; the rest are in the database
 

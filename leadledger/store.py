@@ -21,7 +21,7 @@ from eventsourcing.utils import EnvType, get_topic
 from leadledger.config import Database
 from leadledger.domain.lead import Lead
 from leadledger.domain.stream import Stream, stream_uuid
-from leadledger.wire import WireEvent, from_stored, to_wire
+from leadledger.wire import STREAM_VERSION, WireEvent, from_stored, to_wire
 
 __all__ = ["EventStore", "IntegrityError", "open_store"]
 
@@ -141,10 +141,13 @@ class EventStore(Application[UUID]):
         return self.mapper.to_domain_event(notification)
 
     def wire(self, notification: Notification) -> WireEvent:
-        """The (type, record) of a stored event, as the projections and Kafka see it."""
-        return from_stored(notification.topic, notification.state) or to_wire(
+        """The (type, record) of a stored event, as the projections see it, with its
+        stream version (the relay sends that in a header, see ``wire.STREAM_VERSION``)."""
+        kind, record = from_stored(notification.topic, notification.state) or to_wire(
             self.decode(notification)
         )
+        record[STREAM_VERSION] = notification.originator_version
+        return kind, record
 
     def max_position(self) -> int:
         return self.ordered_log.max_notification_id() or 0

@@ -22,6 +22,10 @@ from leadledger.domain.lead import Lead
 from leadledger.domain.stream import Stream
 
 WireEvent = tuple[str, dict[str, Any]]
+# Beside the Avro fields, a wire record as the projections see it carries the event's
+# stream version under this key (from the store, or from the relay's record header): the
+# lifecycle fold orders a lead's facts at one instant by it.
+STREAM_VERSION = "stream_version"
 
 
 def utc(moment: datetime) -> datetime:

@@ -1,8 +1,9 @@
 """The facts fold: which rows each domain event adds to the facts read model.
 
 Facts are what happened, whatever the definitions: touches, leads, identity links and
-merges, spend and plan targets. Rows are keyed by the event id, so a re-sent event (a
-relay restart) adds nothing: the store drops the duplicate row. Conversions depend on the
+merges, spend and plan targets. Rows are keyed by the producer's idempotency key
+(source_system, event_id), so a re-sent event (a relay restart, a second delivery path)
+adds nothing: the store drops the duplicate row. Conversions depend on the
 definitions (what makes an MQL), so the lifecycle fold makes them, per read model.
 """
 
@@ -13,7 +14,7 @@ from typing import Any, Literal
 Table = Literal["leads", "touches", "spend", "targets", "links", "merges"]
 Row = tuple[Table, dict[str, Any]]
 TOUCH_FIELDS = ("channel", "source", "medium", "campaign", "content", "cost", "anonymous_id")
-TIMES = ("event_id", "occurred_at", "recorded_at")
+TIMES = ("source_system", "event_id", "occurred_at", "recorded_at")
 
 
 def rows_for(event_type: str, record: dict[str, Any]) -> list[Row]:

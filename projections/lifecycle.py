@@ -7,11 +7,20 @@ updated in place; a replay under other definitions is the same fold again.
 
 A cycle is one pass of a lead through the hand-over to sales; a rejection or a recycle
 ends it, and a later MQL opens the next, judged afresh.
+
+Exactly once, in event time. The state keeps the lead's lifecycle facts, ordered by when
+they happened (``occurred_at``), ties broken by the lead's stream version (the order the
+event store recorded them in), then by idempotency key. A fact already in the state is
+ignored, whichever delivery path brings it again (a relay re-send, a store replay after a
+Kafka build, a dead-letter replay). A fact that happened before the last one known is put
+in its place and the lead is folded again from its first fact, so the state never depends
+on the order of arrival: any mix of paths gives the state of one clean build.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import bisect
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -32,6 +41,51 @@ LIFECYCLE_TYPES = frozenset({
     "deal_opened", "deal_won", "deal_lost", "purchase", "contraction", "churned",
 })  # fmt: skip
 CLOCKS = ("mql_response", "first_contact", "sql_confirm")
+# Hand-over policy, judged per rejection (see domain/funnel.py: stored, never refused).
+POLICY = ("reason_returned", "contact_attempts", "disqualified_after_sql")
+SALES_STAGES = frozenset({"sql", "opportunity"})
+
+
+@dataclass(slots=True)
+class Fact:
+    """One lifecycle fact of a lead, with just the fields the fold reads."""
+
+    kind: str
+    at: datetime  # when it happened
+    recorded: datetime | None  # when the engine learned it
+    version: int  # the lead's stream version: ties at one instant, in recorded order
+    source: str
+    event_id: str
+    stage: str | None = None  # stage_changed's stage; lead_created's entry stage
+    origin: str | None = None
+    segment: str | None = None
+    score: int | None = None
+    rep: str | None = None
+    team: str | None = None
+    reason: str | None = None
+    deal_id: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    payment: str | None = None  # a purchase's kind
+
+    @classmethod
+    def of(cls, kind: str, record: dict[str, Any]) -> Fact:
+        get = record.get
+        amount = get("amount")
+        return cls(
+            kind=kind, at=record["occurred_at"], recorded=get("recorded_at"),
+            version=get("stream_version") or 0, source=get("source_system") or "",
+            event_id=record["event_id"],
+            stage=get("entry_stage") if kind == "lead_created" else get("stage"),
+            origin=get("origin"), segment=get("segment"), score=get("score"), rep=get("rep"),
+            team=get("team"), reason=get("reason"), deal_id=get("deal_id"),
+            amount=None if amount is None else amount.quantize(CENTS),
+            currency=get("currency"), payment=get("kind"),
+        )  # fmt: skip
+
+    @property
+    def order(self) -> tuple[datetime, int, str, str]:
+        return self.at, self.version, self.source, self.event_id
 
 
 @dataclass(slots=True)
@@ -60,10 +114,11 @@ class Rejection:
 
     at: datetime
     kind: str
-    reason: str
+    reason: str | None
     attempts: int
     rep: str | None
     team: str | None
+    stage: str | None = None  # the lead's stage when it was handed back
 
 
 @dataclass(slots=True)
@@ -129,6 +184,7 @@ class LeadState:
     payments: list[Money] = field(default_factory=list)  # purchases and contractions
     churned_at: datetime | None = None
     conversions: list[Earned] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)  # in event-time order (see module doc)
 
     @property
     def cycle(self) -> Cycle:
@@ -141,17 +197,49 @@ ONE = Decimal(1)
 CENTS = Decimal("0.0001")  # the read models' money scale (Avro decimals carry scale 4)
 
 
-def money(amount: Decimal | None) -> Decimal | None:
-    """Amounts at one scale, so a store replay and a Kafka replay write the same state."""
-    return None if amount is None else amount.quantize(CENTS)
-
-
 def fold(state: LeadState, kind: str, record: dict[str, Any], definitions: Definitions) -> None:
-    """Apply one domain event to ``state``, with the conversions it earns."""
-    at: datetime = record["occurred_at"]
+    """Apply one domain event to ``state`` in its event-time place, once (see module doc)."""
+    if kind not in LIFECYCLE_TYPES:
+        return
+    fact = Fact.of(kind, record)
+    for known in reversed(state.facts):
+        if known.event_id == fact.event_id and known.source == fact.source:
+            return  # already folded, by this path or another
+    if not state.facts or state.facts[-1].order <= fact.order:
+        state.facts.append(fact)
+        _apply(state, fact, definitions)
+        return
+    bisect.insort(state.facts, fact, key=lambda f: f.order)
+    refold(state, state.facts, definitions)
+
+
+def refold(state: LeadState, facts: list[Fact], definitions: Definitions) -> None:
+    """Rebuild ``state`` from ``facts`` (in order), keeping them as its facts."""
+    fresh = LeadState(lead_id=state.lead_id)
+    for fact in facts:
+        _apply(fresh, fact, definitions)
+    fresh.facts = facts
+    for name in (f.name for f in fields(LeadState)):
+        setattr(state, name, getattr(fresh, name))
+
+
+def as_known_at(state: LeadState, moment: datetime, definitions: Definitions) -> LeadState:
+    """The lead as known at ``moment``: only facts that had happened and been recorded."""
+    known = [
+        f for f in state.facts
+        if f.at <= moment and (f.recorded is None or f.recorded <= moment)
+    ]  # fmt: skip
+    past = LeadState(lead_id=state.lead_id)
+    refold(past, known, definitions)
+    return past
+
+
+def _apply(state: LeadState, fact: Fact, definitions: Definitions) -> None:
+    """Apply one fact that happened after every fact already in ``state``."""
+    at, kind = fact.at, fact.kind
 
     def earn(conversion: str, value: Decimal = ONE, unit: str = COUNT) -> None:
-        state.conversions.append(Earned(conversion, record["event_id"], at, value, unit))
+        state.conversions.append(Earned(conversion, fact.event_id, at, value, unit))
 
     def stop(clock: str, rep: str | None = None) -> None:
         if clock not in state.cycle.stops:
@@ -165,33 +253,34 @@ def fold(state: LeadState, kind: str, record: dict[str, Any], definitions: Defin
             state.first.setdefault("mql", at)
             earn("mql")
 
-    def end_cycle(reason: str | None, rejected: str | None) -> None:
+    def end_cycle(reason: str | None, rejected: str | None, stage: str) -> None:
         if rejected is not None:
             state.rejections.append(Rejection(
-                at=at, kind=rejected, reason=reason or "", attempts=state.cycle.attempts,
-                rep=record.get("rep") or state.rep, team=state.team,
+                at=at, kind=rejected, reason=reason, attempts=state.cycle.attempts,
+                rep=fact.rep or state.rep, team=state.team, stage=stage,
             ))  # fmt: skip
         state.cycle.ended_at = at
         state.cycles.append(Cycle())
 
-    _move_stage(state, kind, record, at)
+    before = state.stage
+    _move_stage(state, fact)
     match kind:
         case "lead_created":
-            state.created_at, state.origin = at, record["origin"]
-            state.segment = record["segment"]
+            state.created_at, state.origin = at, fact.origin
+            state.segment = fact.segment
             earn("lead")
-            if record["entry_stage"] == "sql":
+            if fact.stage == "sql":
                 state.cycle.sql_at = state.cycle.handed_at = at
                 state.first.setdefault("sql", at)
                 earn("sql")
         case "score_changed":
-            state.score = record["score"]
+            state.score = fact.score
             rule = definitions.funnel
-            by_score = rule.mql == "score" and record["score"] >= rule.mql_score
+            by_score = rule.mql == "score" and (fact.score or 0) >= rule.mql_score
             if by_score and state.stage in ("lead", "nurture", "mql"):
                 reach_mql()
         case "stage_changed":
-            stage = record["stage"]
+            stage = fact.stage
             if stage == "mql" and definitions.funnel.mql == "stage":
                 reach_mql()
             elif stage == "sql":
@@ -205,57 +294,60 @@ def fold(state: LeadState, kind: str, record: dict[str, Any], definitions: Defin
                 state.first.setdefault("opportunity", at)
                 earn("opportunity")
         case "assigned":
-            state.rep, state.team = record["rep"], record["team"]
+            state.rep, state.team = fact.rep, fact.team
         case "mql_accepted":
             state.cycle.response = state.cycle.response or "accepted"
-            stop("mql_response", record["rep"])
+            stop("mql_response", fact.rep)
         case "mql_rejected":
             state.cycle.response = state.cycle.response or "rejected"
             stop("mql_response", None)
-            end_cycle(record["reason"], "mql_rejected")
+            end_cycle(fact.reason, "mql_rejected", before)
         case "contact_attempted":
-            state.cycle.attempts += 1
-            stop("first_contact")
+            if state.cycle.handed_at is not None:  # before the hand-over, it stops nothing
+                state.cycle.attempts += 1
+                stop("first_contact")
         case "sql_confirmed":
-            stop("sql_confirm", record["rep"])
+            stop("sql_confirm", fact.rep)
         case "disqualified":
-            end_cycle(record["reason"], "disqualified")
+            end_cycle(fact.reason, "disqualified", before)
         case "recycled":
-            end_cycle(record["reason"], None)
+            end_cycle(fact.reason, None, before)
         case "deal_opened":
             state.first.setdefault("opportunity", at)  # a deal is an opportunity
-            state.deals[record["deal_id"]] = Deal(
-                opened_at=at, amount=money(record["amount"]), currency=record["currency"]
-            )
-            earn("pipeline", money(record["amount"]) or Decimal(0), record["currency"] or COUNT)
+            assert fact.deal_id is not None
+            state.deals[fact.deal_id] = Deal(opened_at=at, amount=fact.amount,
+                                             currency=fact.currency)  # fmt: skip
+            earn("pipeline", fact.amount or Decimal(0), fact.currency or COUNT)
         case "deal_won" | "deal_lost":
-            deal = state.deals.setdefault(record["deal_id"], Deal())
+            assert fact.deal_id is not None
+            deal = state.deals.setdefault(fact.deal_id, Deal())
             deal.status, deal.closed_at = kind.removeprefix("deal_"), at
             if kind == "deal_won":
-                deal.amount, deal.currency = money(record["amount"]), record["currency"]
+                deal.amount, deal.currency = fact.amount, fact.currency
                 state.first.setdefault("won", at)
-                earn("deal_won", money(record["amount"]) or Decimal(0), record["currency"])
+                earn("deal_won", fact.amount or Decimal(0), fact.currency or COUNT)
             else:
-                deal.reason = record["reason"]
+                deal.reason = fact.reason
         case "purchase":
-            state.payments.append(Money(at=at, kind=record["kind"],
-                                        amount=record["amount"].quantize(CENTS),
-                                        currency=record["currency"]))  # fmt: skip
-            earn("purchase", record["amount"].quantize(CENTS), record["currency"])
+            amount, currency = fact.amount or Decimal(0), fact.currency or COUNT
+            state.payments.append(Money(at=at, kind=fact.payment or "repeat", amount=amount,
+                                        currency=currency))  # fmt: skip
+            earn("purchase", amount, currency)
         case "contraction":
             state.payments.append(Money(at=at, kind="contraction",
-                                        amount=record["amount"].quantize(CENTS),
-                                        currency=record["currency"]))  # fmt: skip
+                                        amount=fact.amount or Decimal(0),
+                                        currency=fact.currency or COUNT))  # fmt: skip
         case "churned":
             state.churned_at = at
 
 
-def _move_stage(state: LeadState, kind: str, record: dict[str, Any], at: datetime) -> None:
+def _move_stage(state: LeadState, fact: Fact) -> None:
     """Follow the CRM stage with the funnel's own table, keeping time spent in each."""
-    key = f"stage_changed:{record.get('stage')}" if kind == "stage_changed" else kind
+    kind, at = fact.kind, fact.at
+    key = f"stage_changed:{fact.stage}" if kind == "stage_changed" else kind
     move = MOVES.get(key)
     target: str | None = move.to if move is not None else None
-    if kind == "lead_created" and record["entry_stage"] == "sql":
+    if kind == "lead_created" and fact.stage == "sql":
         target = "sql"
     if target is None or target == state.stage:
         return
@@ -301,8 +393,9 @@ class Clock:
 def clocks(state: LeadState, sla: Sla, calendar: Calendar) -> list[Clock]:
     """The SLA verdicts of one lead: every clock of every cycle, every rejection's checks.
 
-    A clock stops at the response it waits for. A cycle that ends first (the lead went
-    back to nurture) cancels its open clocks, unless their deadline had already passed.
+    One rule for every clock that ends: its working time from start to end over the limit
+    is a breach. A clock ends when the response it waits for comes (met, or breached), or
+    when its cycle ends first, the lead back in nurture (cancelled, or breached).
     """
     found: list[Clock] = []
     limits = {
@@ -320,28 +413,38 @@ def clocks(state: LeadState, sla: Sla, calendar: Calendar) -> list[Clock]:
             limit = limits[clock]
             deadline = calendar.deadline(started, limit)
             stop = cycle.stops.get(clock)
+            ended = stop.at if stop is not None else cycle.ended_at
             measured: float | None = None
-            if stop is not None:
-                stopped_at: datetime | None = stop.at
-                measured = calendar.working_seconds(started, stop.at)
-                status = "met" if measured <= limit else "breached"
-            elif cycle.ended_at is not None:
-                stopped_at = cycle.ended_at
-                status = "breached" if cycle.ended_at > deadline else "cancelled"
+            if ended is None:
+                status = "open"
             else:
-                stopped_at, status = None, "open"
+                measured = calendar.working_seconds(started, ended)
+                if measured > limit:
+                    status = "breached"
+                else:
+                    status = "met" if stop is not None else "cancelled"
             rep, team = (stop.rep, stop.team) if stop else (state.rep, state.team)
-            found.append(Clock(state.lead_id, number, clock, 0, started, deadline, stopped_at,
+            found.append(Clock(state.lead_id, number, clock, 0, started, deadline, ended,
                                limit, measured, status, rep, team))  # fmt: skip
     for seq, rejection in enumerate(state.rejections):
-        tagged = rejection.reason in set(Reason)
-        found.append(Clock(state.lead_id, 0, "reason_returned", seq, rejection.at, None,
-                           rejection.at, None, None, "met" if tagged else "breached",
-                           rejection.rep, rejection.team, rejection.reason))  # fmt: skip
-        if rejection.kind == "disqualified" and rejection.reason == Reason.NO_RESPONSE:
+        found.extend(_policy(state.lead_id, seq, rejection, sla))
+    return found
+
+
+def _policy(lead_id: str, seq: int, rejection: Rejection, sla: Sla) -> list[Clock]:
+    """The hand-over policy checks of one rejection (``POLICY``): stored facts, judged."""
+
+    def check(name: str, met: bool, limit: float | None = None,
+              measured: float | None = None) -> Clock:  # fmt: skip
+        return Clock(lead_id, 0, name, seq, rejection.at, None, rejection.at, limit, measured,
+                     "met" if met else "breached", rejection.rep, rejection.team,
+                     rejection.reason)  # fmt: skip
+
+    found = [check("reason_returned", rejection.reason in set(Reason))]
+    if rejection.kind == "disqualified":
+        found.append(check("disqualified_after_sql", rejection.stage in SALES_STAGES))
+        if rejection.reason == Reason.NO_RESPONSE:
             needed = sla.min_contact_attempts
-            found.append(Clock(state.lead_id, 0, "contact_attempts", seq, rejection.at, None,
-                               rejection.at, float(needed), float(rejection.attempts),
-                               "met" if rejection.attempts >= needed else "breached",
-                               rejection.rep, rejection.team, rejection.reason))  # fmt: skip
+            found.append(check("contact_attempts", rejection.attempts >= needed,
+                               float(needed), float(rejection.attempts)))  # fmt: skip
     return found

@@ -11,7 +11,7 @@ from eventsourcing.persistence import StoredEvent
 from leadledger.config import Database
 from leadledger.domain.funnel import Stage
 from leadledger.domain.lead import Lead
-from leadledger.domain.stream import stream_uuid
+from leadledger.domain.stream import idempotency_key, stream_uuid
 from leadledger.ingest import Ingestor
 from leadledger.messages import IngestEvent, parse_event
 from leadledger.store import EventStore, open_store
@@ -70,7 +70,7 @@ def test_refusals_name_the_rule_and_store_nothing(store: EventStore) -> None:
     outcomes = Ingestor(store).apply([
         msg("lead_created", "c1", origin="inbound", entry_stage="sql"),
         msg("lead_created", "c2", origin="outbound", entry_stage="sql"),
-        msg("disqualified", "d1", reason="no_response"),
+        msg("mql_accepted", "a1", rep="ann"),
         msg("spend", "sp1", lead=None, channel="paid_search", day="2026-03-02",
             amount="120.50", currency="EUR"),
     ])  # fmt: skip
@@ -78,13 +78,13 @@ def test_refusals_name_the_rule_and_store_nothing(store: EventStore) -> None:
         ("refused", "funnel rule: lead 'L1' may enter at sql only when sales-sourced "
                     "(origin outbound), not inbound"),
         ("stored", None),
-        ("refused", "funnel rule: lead 'L1' cannot be disqualified for no_response after 0 "
-                    "contact attempt(s); at least 3 are required"),
+        ("refused", "funnel rule: mql_accepted refused: lead 'L1' is at stage sql; "
+                    "mql_accepted is allowed at: mql"),
         ("stored", None),
     ]  # fmt: skip
     lead = store.find_lead("L1")
     assert lead is not None
-    assert lead.seen_event_ids == {"c2"}
+    assert lead.seen_keys == {idempotency_key("crm", "c2")}
 
 
 def test_long_lived_leads_are_snapshotted_and_load_the_same(store: EventStore) -> None:
@@ -97,7 +97,7 @@ def test_long_lived_leads_are_snapshotted_and_load_the_same(store: EventStore) -
     assert store.snapshots is not None
     snapshots = list(store.snapshots.get(stream_uuid("lead", "L1")))
     assert snapshots, "a stream past SNAPSHOT_EVERY events has a snapshot"
-    assert len(lead.seen_event_ids) == 120
+    assert len(lead.seen_keys) == 120
 
 
 def test_a_concurrent_writer_makes_the_batch_retry_not_fail(database: Database) -> None:
@@ -121,7 +121,7 @@ def test_a_concurrent_writer_makes_the_batch_retry_not_fail(database: Database) 
         assert [o.status for o in outcomes] == ["stored"]
         lead = first.find_lead("L1")
         assert lead is not None
-        assert lead.seen_event_ids == {"t0", "rival", "mine"}
+        assert lead.seen_keys == {idempotency_key("crm", e) for e in ("t0", "rival", "mine")}
     finally:
         first.close()
         second.close()
@@ -145,7 +145,7 @@ def test_a_v1_event_from_the_walking_skeleton_reads_with_v2_code(store: EventSto
     store.recorder.insert_events(stored)
     lead = store.find_lead("OLD")
     assert lead is not None
-    assert lead.has_seen("t-old")
+    assert lead.has_seen("web", "t-old")
     [_, touch] = list(store.events.get(lead_id))
     assert isinstance(touch, Lead.TouchRecorded)
     assert (touch.stream_key, touch.kind, touch.keyword, touch.anonymous_id) == (

@@ -5,6 +5,7 @@ change nothing; an accepted one must leave the lead in a state the funnel allows
 replaying the stored events must rebuild exactly the same lead.
 """
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -102,10 +103,9 @@ def test_random_commands_keep_the_lead_legal_and_replayable(
         if fact_type is Lead.DealWon:
             assert reached_sql, "a deal is won only after the lead reached SQL"
             assert lead.stage == Stage.WON
-        if fact_type is Lead.Disqualified and fields["reason"] == Reason.NO_RESPONSE:
-            assert before["contact_attempts"] >= 3
         if fact_type in (Lead.MqlRejected, Lead.Disqualified, Lead.Recycled):
-            assert fields["reason"] in set(Reason), "a recycle always carries a reason tag"
+            # Policy (a known reason tag, enough attempts) is judged by the SLA read
+            # model, never refused: the hand-back happened.
             assert lead.stage == Stage.NURTURE
         assert (lead.origin is None) == (lead.stage == Stage.VISITOR or (
             lead.stage == Stage.MERGED and before["origin"] is None))  # fmt: skip
@@ -115,3 +115,24 @@ def test_random_commands_keep_the_lead_legal_and_replayable(
     app.save(lead)
     replayed: Lead = app.repository.get(lead.id)
     assert snapshot(replayed) == snapshot(lead)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps, st.randoms(use_true_random=False))
+def test_arrival_order_does_not_change_the_lead(
+    plan: list[tuple[int, dict[str, Any]]], rng: random.Random
+) -> None:
+    """Facts judged in event time: the facts a lead accepted, delivered in their time order
+    to a fresh lead, are all accepted again and give the same funnel position."""
+    times = [T0 + timedelta(hours=rng.randrange(48)) for _ in plan]
+    lead = Lead.open("L1", T0, "test")
+    accepted = []
+    for number, ((index, fields), at) in enumerate(zip(plan, times, strict=True)):
+        fact_type = FACTS[index][0]
+        if attempt(lead, fact_type, f"e{number}", at, fields) is None:
+            accepted.append((at, number, fact_type, fields))
+    again = Lead.open("L1", T0, "test")
+    for at, number, fact_type, fields in sorted(accepted, key=lambda a: (a[0], a[1])):
+        assert attempt(again, fact_type, f"e{number}", at, fields) is None
+    position = ("stage", "cycle", "deals", "mql_accepted", "sql_confirmed", "anonymous_ids")
+    assert {k: vars(again)[k] for k in position} == {k: vars(lead)[k] for k in position}

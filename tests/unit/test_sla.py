@@ -105,9 +105,10 @@ def test_every_clock_of_a_handover_around_the_clock() -> None:
     assert (attempts.status, attempts.measured, attempts.limit) == ("met", 3.0, 3.0)
     assert rows[(0, "reason_returned")].detail == "no_response"
     assert rows[(0, "reason_returned")].status == "met"
+    assert rows[(0, "disqualified_after_sql")].status == "met"
     reopened = rows[(2, "mql_response")]  # the second cycle's MQL waits for an answer
     assert (reopened.status, reopened.deadline) == ("open", at("2026-03-10T17:00:00Z"))
-    assert len(rows) == 7  # 3 clocks of cycle 1, 2 checks, 2 open clocks of cycle 2
+    assert len(rows) == 8  # 3 clocks of cycle 1, 3 checks, 2 open clocks of cycle 2
 
 
 def test_new_thresholds_change_the_verdicts() -> None:
