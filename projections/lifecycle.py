@@ -42,6 +42,7 @@ class Deal:
     status: str = "open"
     closed_at: datetime | None = None
     reason: str | None = None
+    sql_at: datetime | None = None  # the SQL of the cycle the deal was opened (or won) in
 
 
 @dataclass(slots=True)
@@ -128,6 +129,7 @@ class LeadState:
     deals: dict[str, Deal] = field(default_factory=dict)
     payments: list[Money] = field(default_factory=list)  # purchases and contractions
     churned_at: datetime | None = None
+    churns: list[datetime] = field(default_factory=list)  # every churn: a lead may churn twice
     conversions: list[Earned] = field(default_factory=list)
 
     @property
@@ -227,9 +229,10 @@ def fold(state: LeadState, kind: str, record: dict[str, Any], definitions: Defin
             state.deals[record["deal_id"]] = Deal(
                 opened_at=at, amount=money(record["amount"]), currency=record["currency"]
             )
+            state.deals[record["deal_id"]].sql_at = state.cycle.sql_at  # the deal's SQL
             earn("pipeline", money(record["amount"]) or Decimal(0), record["currency"] or COUNT)
         case "deal_won" | "deal_lost":
-            deal = state.deals.setdefault(record["deal_id"], Deal())
+            deal = state.deals.setdefault(record["deal_id"], Deal(sql_at=state.cycle.sql_at))
             deal.status, deal.closed_at = kind.removeprefix("deal_"), at
             if kind == "deal_won":
                 deal.amount, deal.currency = money(record["amount"]), record["currency"]
@@ -248,6 +251,7 @@ def fold(state: LeadState, kind: str, record: dict[str, Any], definitions: Defin
                                         currency=record["currency"]))  # fmt: skip
         case "churned":
             state.churned_at = at
+            state.churns.append(at)
 
 
 def _move_stage(state: LeadState, kind: str, record: dict[str, Any], at: datetime) -> None:
