@@ -37,11 +37,12 @@ class LeftOut:
     """Facts of one kind and currency a report row leaves out, counted and summed."""
 
     count: int = 0
-    amount: Decimal = Decimal(0)
+    amount: Decimal | None = None  # none for what is only counted (a new customer)
 
     def add(self, amount: Decimal | None) -> None:
         self.count += 1
-        self.amount += amount or 0
+        if amount is not None:
+            self.amount = (self.amount or Decimal(0)) + amount
 
 
 def _target_periods(label: str, period: str) -> str | None:
@@ -123,7 +124,7 @@ def kpi_report(
             "kpis": {k: None if v is None else _number(v) for k, v in sorted(values.items())},
             "left_out": [
                 {"kind": what, "currency": currency, "count": out.count,
-                 "amount": _number(out.amount)}
+                 "amount": None if out.amount is None else _number(out.amount)}
                 for (what, currency), out in sorted(omitted[key].items())
             ],
         })  # fmt: skip

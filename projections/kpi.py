@@ -1,7 +1,8 @@
 """KPI measures and formulas: what is counted, and how KPIs are computed from the counts.
 
 Measures are sums over leads (read off the lifecycle state) and over facts (touches,
-spend, plan targets), each at the moment it happened. Formulas are expressions over
+spend, plan targets), each at the moment it happened. Sums are exact (Fractions) and
+rounded once, before the formulas. Formulas are expressions over
 measures, constants and other formulas; the defaults follow the practice (see
 ARCHITECTURE.md) and every one can be replaced in a definitions file. A formula whose
 denominator is zero has no value (None), never an error.
@@ -34,23 +35,23 @@ MEASURES: dict[str, str] = {
     "mqls": "leads that became MQLs (first time, under funnel.mql)",
     "sqls": "leads that became SQLs (first time)",
     "opportunities": "leads that became opportunities (first time)",
-    "new_customers": "leads whose first deal was won",
-    "deals_won": "deals won",
-    "deals_lost": "deals lost",
+    "new_customers": "leads at their first won deal (not again at a win-back)",
+    "deals_won": "deals won (in kpi.currency: other currencies are left out, see left_out)",
+    "deals_lost": "deals lost (in kpi.currency, or with no amount)",
     "won_value": "amount of won deals (kpi.currency)",
     "repeat_revenue": "purchases after the deal: repeat, upsell, cross-sell, renewal",
     "expansion": "upsell and cross-sell purchases",
     "contraction": "contractions",
-    "churned_arr": "won value plus expansion less contraction of customers who churned",
-    "accepted": "MQLs accepted by sales",
-    "rejected_mqls": "MQLs rejected by sales",
+    "churned_arr": "ARR at each churn, booked at the churn (see arr_at_churns)",
+    "accepted": "MQLs accepted by sales (the cycle's first verdict)",
+    "rejected_mqls": "MQLs rejected by sales (the cycle's first verdict)",
     "disqualified": "SQLs disqualified by sales",
     "rejections": "MQLs rejected plus SQLs disqualified",
     **{f"rejected_{r}": f"rejections with reason {r}" for r in Reason},
     "responses": "MQLs answered by sales (accepted, rejected, or moved to SQL)",
     "response_hours": "wall-clock hours from MQL to sales' answer, summed",
-    "closed_deals": "deals closed (won or lost) of leads that reached SQL",
-    "cycle_days": "days from SQL to close of those deals, summed",
+    "closed_deals": "deals closed (won or lost) that came from an SQL",
+    "cycle_days": "days from the deal's own SQL (its cycle's) to its close, summed",
     **{f"days_in_{s}": f"days spent in stage {s} before leaving it, summed" for s in STAGES_TIMED},
     **{f"exits_{s}": f"times a lead left stage {s}" for s in STAGES_TIMED},
     "marketing_cost": "spend on channels other than kpi.sales_cost_channels",
