@@ -11,8 +11,7 @@ denominator is zero has no value (None), never an error.
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from leadledger.projections.lifecycle import Deal, LeadState
 
 STAGES_TIMED = ("lead", "mql", "sql", "opportunity")
+EXPANSION = ("upsell", "cross_sell")  # purchases that grow ARR; repeats and renewals keep it
 
 MEASURES: dict[str, str] = {
     "visits": "touches (online and offline)",
@@ -181,6 +181,7 @@ def arr_at_churns(state: LeadState, kpi: Kpi) -> list[tuple[datetime, Fraction]]
     ]
     booked: list[tuple[datetime, Fraction]] = []
     previous: datetime | None = None
+    # A state folded before the fold kept every churn has only the last one.
     for churned_at in sorted(state.churns or ([state.churned_at] if state.churned_at else [])):
         held = (v for at, v in changes if (previous is None or at > previous) and at <= churned_at)
         booked.append((churned_at, sum(held, Fraction(0))))
@@ -207,9 +208,6 @@ def left_out(state: LeadState, kpi: Kpi) -> Iterator[LeftOut]:
         if not _counted(payment.currency, kpi):
             kind = "contraction" if payment.kind == "contraction" else "purchase"
             yield kind, payment.at, payment.currency, payment.amount
-
-
-EXPANSION = ("upsell", "cross_sell")
 
 
 def _counted(currency: str | None, kpi: Kpi) -> bool:
@@ -242,16 +240,8 @@ def _elapsed(start: datetime, end: datetime, unit: int = MICROSECONDS_PER_DAY) -
     return Fraction(max((end - start) // timedelta(microseconds=1), 0), unit)
 
 
-def exact_sums(measures: Iterable[tuple[str, Fraction | Decimal | int]]) -> dict[str, Fraction]:
-    """Measures added up exactly: no sum is rounded before :func:`rounded_once`."""
-    sums: dict[str, Fraction] = defaultdict(Fraction)
-    for name, value in measures:
-        sums[name] += Fraction(value)
-    return sums
-
-
 def rounded_once(sums: Mapping[str, Fraction]) -> dict[str, Decimal]:
-    """Exact sums as Decimals of the context's precision (28 digits): the one rounding a
+    """Exact sums of measures as Decimals of the context's precision (28 digits): the one rounding a
     sum gets before the formulas; reports round again only for display."""
     return {name: Decimal(v.numerator) / Decimal(v.denominator) for name, v in sums.items()}
 
