@@ -530,6 +530,11 @@ def report_kpi(
         values = (row["kpis"].get(name) for row in data["rows"])
         table.add_row(name, *("-" if v is None else v for v in values))
     out.print(table)
+    left = [f"{r['period']} {r[by]}: {o['count']} {o['kind']} "
+            + (o["currency"] if o["amount"] is None else f"{o['amount']} {o['currency']}")
+            for r in data["rows"] for o in r["left_out"]]  # fmt: skip
+    if left:
+        out.print(f"{data['currency_rule']}:", *left, sep="\n  ")
 
 
 @cli.command()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from leadledger.ledgerdb import LedgerDB, spend, targets, touches
 from leadledger.projections.attribution import as_utc
-from leadledger.projections.kpi import evaluate, lead_measures
+from leadledger.projections.kpi import evaluate, lead_measures, left_out, rounded_once
 from leadledger.readmodels import ReadModel, states
 from leadledger.reports import SPEND_KEY, facts, latest_facts, stitched_paths
 from leadledger.sla_report import period_of
@@ -23,6 +25,24 @@ from leadledger.sla_report import period_of
 TARGET_KEY = operator.attrgetter("period", "team")  # one target per period and team
 GROUPS = ("all", "channel", "campaign", "segment", "team")
 NONE = "(none)"
+CURRENCY_RULE = (
+    "money in a currency other than {currency} is left out, with the counts that go with it "
+    "(a deal from deals won or lost, a lead whose first win it was from new customers); "
+    "each row's left_out lists it"
+)
+
+
+@dataclass(slots=True)
+class LeftOut:
+    """Facts of one kind and currency a report row leaves out, counted and summed."""
+
+    count: int = 0
+    amount: Decimal | None = None  # none for what is only counted (a new customer)
+
+    def add(self, amount: Decimal | None) -> None:
+        self.count += 1
+        if amount is not None:
+            self.amount = (self.amount or Decimal(0)) + amount
 
 
 def _target_periods(label: str, period: str) -> str | None:
@@ -44,7 +64,15 @@ def kpi_report(
     basis: str = "cohort",
 ) -> dict[str, Any]:
     kpi = read_model.definitions.kpi
-    sums: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    sums: dict[tuple[str, str], dict[str, Fraction]] = defaultdict(lambda: defaultdict(Fraction))
+    # (period, group) -> (what, currency) -> how many and how much: money not in kpi.currency
+    omitted: dict[tuple[str, str], dict[tuple[str, str], LeftOut]] = defaultdict(
+        lambda: defaultdict(LeftOut)
+    )
+
+    def leave_out(label: str, group: str, what: str, currency: str, amount: Decimal | None) -> None:
+        omitted[(label, group)][(what, currency)].add(amount)
+
     first_touch: dict[str, str | None] = {}
     if by in ("channel", "campaign"):
         for lead, path in stitched_paths(ledger, read_model).items():
@@ -58,6 +86,9 @@ def kpi_report(
         for measure, at, value in lead_measures(state, kpi):
             moment = state.created_at if basis == "cohort" and state.created_at else at
             sums[(period_of(moment, period), group)][measure] += value
+        for what, at, currency, amount in left_out(state, kpi):
+            moment = state.created_at if basis == "cohort" and state.created_at else at
+            leave_out(period_of(moment, period), group, what, currency, amount)
     for visit in facts(ledger, touches, read_model):
         seen = {"all": "all", "channel": visit.channel, "campaign": visit.campaign}.get(by)
         key = (period_of(as_utc(visit.occurred_at), period), seen or NONE)
@@ -65,25 +96,37 @@ def kpi_report(
         if visit.channel in kpi.brand_channels:
             sums[key]["brand_visits"] += 1
     for row in latest_facts(ledger, spend, read_model, SPEND_KEY):
-        if row.currency != kpi.currency:
-            continue
         spent_on = {"all": "all", "channel": row.channel, "campaign": row.campaign}.get(by)
+        if row.currency != kpi.currency:
+            spent_in = period_of(row.day, period)
+            leave_out(spent_in, spent_on or NONE, "spend", row.currency, Decimal(row.amount))
+            continue
         cost = "sales_cost" if row.channel in kpi.sales_cost_channels else "marketing_cost"
-        sums[(period_of(row.day, period), spent_on or NONE)][cost] += Decimal(row.amount)
+        sums[(period_of(row.day, period), spent_on or NONE)][cost] += Fraction(row.amount)
     for row in latest_facts(ledger, targets, read_model, TARGET_KEY):
         label = _target_periods(row.period, period)
-        if label is None or row.currency != kpi.currency:
+        if label is None:
             continue
         planned_for = {"all": "all", "team": row.team}.get(by)
-        sums[(label, planned_for or NONE)]["target"] += Decimal(row.amount)
+        if row.currency != kpi.currency:
+            leave_out(label, planned_for or NONE, "target", row.currency, Decimal(row.amount))
+            continue
+        sums[(label, planned_for or NONE)]["target"] += Fraction(row.amount)
     report_rows = []
-    for (label, group), measures in sorted(sums.items()):
+    for key in sorted(sums.keys() | omitted.keys()):
+        label, group = key
+        measures = rounded_once(sums[key])
         values = evaluate(measures, kpi)
         report_rows.append({
             "period": label,
             by: group,
             "measures": {k: _number(v) for k, v in sorted(measures.items()) if v},
             "kpis": {k: None if v is None else _number(v) for k, v in sorted(values.items())},
+            "left_out": [
+                {"kind": what, "currency": currency, "count": out.count,
+                 "amount": None if out.amount is None else _number(out.amount)}
+                for (what, currency), out in sorted(omitted[key].items())
+            ],
         })  # fmt: skip
     return {
         "report": "kpi",
@@ -92,6 +135,7 @@ def kpi_report(
         "period": period,
         "basis": basis,
         "currency": kpi.currency,
+        "currency_rule": CURRENCY_RULE.format(currency=kpi.currency),
         "rows": report_rows,
     }
 

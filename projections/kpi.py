@@ -1,7 +1,8 @@
 """KPI measures and formulas: what is counted, and how KPIs are computed from the counts.
 
 Measures are sums over leads (read off the lifecycle state) and over facts (touches,
-spend, plan targets), each at the moment it happened. Formulas are expressions over
+spend, plan targets), each at the moment it happened. Sums are exact (Fractions) and
+rounded once, before the formulas. Formulas are expressions over
 measures, constants and other formulas; the defaults follow the practice (see
 ARCHITECTURE.md) and every one can be replaced in a definitions file. A formula whose
 denominator is zero has no value (None), never an error.
@@ -10,9 +11,10 @@ denominator is zero has no value (None), never an error.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from simpleeval import InvalidExpression, SimpleEval
@@ -21,9 +23,10 @@ from leadledger.domain.funnel import Reason
 
 if TYPE_CHECKING:
     from leadledger.projections.definitions import Kpi
-    from leadledger.projections.lifecycle import LeadState
+    from leadledger.projections.lifecycle import Deal, LeadState
 
 STAGES_TIMED = ("lead", "mql", "sql", "opportunity")
+EXPANSION = ("upsell", "cross_sell")  # purchases that grow ARR; repeats and renewals keep it
 
 MEASURES: dict[str, str] = {
     "visits": "touches (online and offline)",
@@ -32,23 +35,23 @@ MEASURES: dict[str, str] = {
     "mqls": "leads that became MQLs (first time, under funnel.mql)",
     "sqls": "leads that became SQLs (first time)",
     "opportunities": "leads that became opportunities (first time)",
-    "new_customers": "leads whose first deal was won",
-    "deals_won": "deals won",
-    "deals_lost": "deals lost",
+    "new_customers": "leads at their first won deal (not again at a win-back)",
+    "deals_won": "deals won (in kpi.currency: other currencies are left out, see left_out)",
+    "deals_lost": "deals lost (in kpi.currency, or with no amount)",
     "won_value": "amount of won deals (kpi.currency)",
     "repeat_revenue": "purchases after the deal: repeat, upsell, cross-sell, renewal",
     "expansion": "upsell and cross-sell purchases",
     "contraction": "contractions",
-    "churned_arr": "won value plus expansion less contraction of customers who churned",
-    "accepted": "MQLs accepted by sales",
-    "rejected_mqls": "MQLs rejected by sales",
+    "churned_arr": "ARR at each churn, booked at the churn (see arr_at_churns)",
+    "accepted": "MQLs accepted by sales (the cycle's first verdict)",
+    "rejected_mqls": "MQLs rejected by sales (the cycle's first verdict)",
     "disqualified": "SQLs disqualified by sales",
     "rejections": "MQLs rejected plus SQLs disqualified",
     **{f"rejected_{r}": f"rejections with reason {r}" for r in Reason},
     "responses": "MQLs answered by sales (accepted, rejected, or moved to SQL)",
     "response_hours": "wall-clock hours from MQL to sales' answer, summed",
-    "closed_deals": "deals closed (won or lost) of leads that reached SQL",
-    "cycle_days": "days from SQL to close of those deals, summed",
+    "closed_deals": "deals closed (won or lost) that came from an SQL",
+    "cycle_days": "days from the deal's own SQL (its cycle's) to its close, summed",
     **{f"days_in_{s}": f"days spent in stage {s} before leaving it, summed" for s in STAGES_TIMED},
     **{f"exits_{s}": f"times a lead left stage {s}" for s in STAGES_TIMED},
     "marketing_cost": "spend on channels other than kpi.sales_cost_channels",
@@ -86,62 +89,161 @@ DEFAULT_FORMULAS: dict[str, str] = {
     "brand_traffic_share": "brand_visits / visits",
 }
 
-Measure = tuple[str, datetime, Decimal]
+Measure = tuple[str, datetime, Fraction]
+LeftOut = tuple[str, datetime, str, Decimal | None]  # kind, when, currency, amount
 ONE = Decimal(1)
+UNIT = Fraction(1)  # one of a counted measure
+MICROSECONDS_PER_DAY = 86_400_000_000
+MICROSECONDS_PER_HOUR = 3_600_000_000
 
 
 def lead_measures(state: LeadState, kpi: Kpi) -> Iterator[Measure]:
-    """Each measure a lead contributes, with the moment it happened."""
+    """Each measure a lead contributes, with the moment it happened.
+
+    Values are exact (Fractions): durations are not rounded per lead, so a sum over many
+    leads is rounded once, when it is shown. Money in a currency other than
+    ``kpi.currency`` is left out together with the counts that go with it (see
+    :func:`left_out`), so ACV, win rate, CAC and LTV divide like by like.
+    """
     if state.created_at is not None:
-        yield "leads", state.created_at, ONE
-    for step, measure in (("mql", "mqls"), ("sql", "sqls"), ("opportunity", "opportunities"),
-                          ("won", "new_customers")):  # fmt: skip
+        yield "leads", state.created_at, UNIT
+    for step, measure in (("mql", "mqls"), ("sql", "sqls"), ("opportunity", "opportunities")):
         if step in state.first:
-            yield measure, state.first[step], ONE
+            yield measure, state.first[step], UNIT
+    first_win = _first_win(state)
+    if first_win is not None and _counted(first_win[1], kpi):
+        yield "new_customers", first_win[0], UNIT
     for cycle in state.cycles:
         answer = cycle.stops.get("mql_response")
         if cycle.mql_at is None or answer is None:
             continue  # an answer to a lead that is no MQL under these definitions
-        yield "responses", answer.at, ONE
-        hours = max((answer.at - cycle.mql_at).total_seconds(), 0.0) / 3600
-        yield "response_hours", answer.at, Decimal(str(round(hours, 6)))
-        if cycle.response == "accepted":
-            yield "accepted", answer.at, ONE
+        yield "responses", answer.at, UNIT
+        yield "response_hours", answer.at, _elapsed(cycle.mql_at, answer.at, MICROSECONDS_PER_HOUR)
+        if cycle.response == "accepted":  # the first verdict: a later rejection is no second
+            yield "accepted", answer.at, UNIT
+        elif cycle.response == "rejected":
+            yield "rejected_mqls", answer.at, UNIT
     for rejection in state.rejections:
-        counted = "rejected_mqls" if rejection.kind == "mql_rejected" else "disqualified"
-        yield counted, rejection.at, ONE
-        yield "rejections", rejection.at, ONE
-        yield f"rejected_{rejection.reason}", rejection.at, ONE
-    won_total = expansion = contraction = Decimal(0)
+        if rejection.kind != "mql_rejected":
+            yield "disqualified", rejection.at, UNIT
+        yield "rejections", rejection.at, UNIT
+        yield f"rejected_{rejection.reason}", rejection.at, UNIT
     for deal in state.deals.values():
-        if deal.closed_at is None:
+        if deal.closed_at is None or not _counted(deal.currency, kpi):
             continue
-        yield ("deals_won" if deal.status == "won" else "deals_lost"), deal.closed_at, ONE
-        if deal.status == "won" and deal.currency == kpi.currency and deal.amount is not None:
-            yield "won_value", deal.closed_at, deal.amount
-            won_total += deal.amount
-        if "sql" in state.first:
-            yield "closed_deals", deal.closed_at, ONE
-            days = max((deal.closed_at - state.first["sql"]).total_seconds(), 0.0) / 86400
-            yield "cycle_days", deal.closed_at, Decimal(str(round(days, 6)))
+        yield ("deals_won" if deal.status == "won" else "deals_lost"), deal.closed_at, UNIT
+        if deal.status == "won" and deal.amount is not None:
+            yield "won_value", deal.closed_at, Fraction(deal.amount)
+        sql_at = _deal_sql(state, deal)
+        if sql_at is not None:
+            yield "closed_deals", deal.closed_at, UNIT
+            yield "cycle_days", deal.closed_at, _elapsed(sql_at, deal.closed_at)
     for payment in state.payments:
-        if payment.currency != kpi.currency:
+        if not _counted(payment.currency, kpi):
             continue
         if payment.kind == "contraction":
-            contraction += payment.amount
-            yield "contraction", payment.at, payment.amount
+            yield "contraction", payment.at, Fraction(payment.amount)
             continue
-        yield "repeat_revenue", payment.at, payment.amount
-        if payment.kind in ("upsell", "cross_sell"):
-            expansion += payment.amount
-            yield "expansion", payment.at, payment.amount
-    if state.churned_at is not None:
-        yield "churned_arr", state.churned_at, won_total + expansion - contraction
+        yield "repeat_revenue", payment.at, Fraction(payment.amount)
+        if payment.kind in EXPANSION:
+            yield "expansion", payment.at, Fraction(payment.amount)
+    for churned_at, arr in arr_at_churns(state, kpi):
+        yield "churned_arr", churned_at, arr
     for spell in state.spells:
         if spell.stage in STAGES_TIMED:
-            days = max((spell.left - spell.entered).total_seconds(), 0.0) / 86400
-            yield f"days_in_{spell.stage}", spell.left, Decimal(str(round(days, 6)))
-            yield f"exits_{spell.stage}", spell.left, ONE
+            yield f"days_in_{spell.stage}", spell.left, _elapsed(spell.entered, spell.left)
+            yield f"exits_{spell.stage}", spell.left, UNIT
+
+
+def arr_at_churns(state: LeadState, kpi: Kpi) -> list[tuple[datetime, Fraction]]:
+    """Each churn of the lead with its ARR at churn, booked at the churn itself.
+
+    ARR at churn is the value the customer held when it left: deals won, plus upsell and
+    cross-sell purchases, less contractions, in ``kpi.currency``, dated after the
+    previous churn (or from the lead's start) up to and including this churn. A win-back
+    starts from nothing, because what the customer held before was lost, and booked, at
+    the earlier churn. Repeat purchases and renewals keep the ARR, they do not change it.
+    Nothing dated after a churn changes its ARR, so a win-back never rewrites the period
+    of an earlier churn; a fact dated before the churn (a late contraction) does.
+    The ARR is not floored at zero: contractions beyond it show, rather than hide, bad
+    data.
+    """
+    changes = [
+        (deal.closed_at, Fraction(deal.amount))
+        for deal in state.deals.values()
+        if deal.status == "won" and deal.closed_at and deal.amount is not None
+        and _counted(deal.currency, kpi)
+    ]  # fmt: skip
+    changes += [
+        (payment.at, Fraction(-payment.amount if payment.kind == "contraction" else payment.amount))
+        for payment in state.payments
+        if _counted(payment.currency, kpi) and payment.kind in ("contraction", *EXPANSION)
+    ]
+    booked: list[tuple[datetime, Fraction]] = []
+    previous: datetime | None = None
+    # A state folded before the fold kept every churn has only the last one.
+    for churned_at in sorted(state.churns or ([state.churned_at] if state.churned_at else [])):
+        held = (v for at, v in changes if (previous is None or at > previous) and at <= churned_at)
+        booked.append((churned_at, sum(held, Fraction(0))))
+        previous = churned_at
+    return booked
+
+
+def left_out(state: LeadState, kpi: Kpi) -> Iterator[LeftOut]:
+    """What :func:`lead_measures` leaves out for its currency, so a report can say so.
+
+    A deal in another currency is left out of every deal measure (won, lost, won value,
+    cycle length), and a lead whose first win is in another currency is no new customer
+    in the report; purchases and contractions in another currency are left out of
+    revenue, expansion, contraction and ARR at churn.
+    """
+    first_win = _first_win(state)
+    if first_win is not None and first_win[1] is not None and not _counted(first_win[1], kpi):
+        yield "new_customer", first_win[0], first_win[1], None
+    for deal in state.deals.values():
+        if deal.closed_at is not None and deal.currency and not _counted(deal.currency, kpi):
+            kind = "deal_won" if deal.status == "won" else "deal_lost"
+            yield kind, deal.closed_at, deal.currency, deal.amount
+    for payment in state.payments:
+        if not _counted(payment.currency, kpi):
+            kind = "contraction" if payment.kind == "contraction" else "purchase"
+            yield kind, payment.at, payment.currency, payment.amount
+
+
+def _counted(currency: str | None, kpi: Kpi) -> bool:
+    """Money in the report's currency, or no money at all (a deal lost before it had one)."""
+    return currency is None or currency == kpi.currency
+
+
+def _first_win(state: LeadState) -> tuple[datetime, str | None] | None:
+    """When the lead's first deal was won, and in which currency: it made a new customer."""
+    won = [(d.closed_at, d.currency) for d in state.deals.values()
+           if d.status == "won" and d.closed_at is not None]  # fmt: skip
+    return min(won, key=lambda w: w[0], default=None)
+
+
+def _deal_sql(state: LeadState, deal: Deal) -> datetime | None:
+    """The SQL a deal came from: that of the cycle it was opened in, which the fold records
+    on the deal. For a state folded before deals recorded it, the latest SQL at or before
+    the deal opened (or closed) is the same moment."""
+    if deal.sql_at is not None:
+        return deal.sql_at
+    when = deal.opened_at or deal.closed_at
+    if when is None:
+        return None
+    sqls = [c.sql_at for c in state.cycles if c.sql_at is not None and c.sql_at <= when]
+    return max(sqls, default=None)
+
+
+def _elapsed(start: datetime, end: datetime, unit: int = MICROSECONDS_PER_DAY) -> Fraction:
+    """Time from ``start`` to ``end`` (none if negative) in days or hours, exactly."""
+    return Fraction(max((end - start) // timedelta(microseconds=1), 0), unit)
+
+
+def rounded_once(sums: Mapping[str, Fraction]) -> dict[str, Decimal]:
+    """Exact sums of measures as Decimals of the context's precision (28 digits): the one rounding a
+    sum gets before the formulas; reports round again only for display."""
+    return {name: Decimal(v.numerator) / Decimal(v.denominator) for name, v in sums.items()}
 
 
 class _DecimalEval(SimpleEval):  # type: ignore[misc]

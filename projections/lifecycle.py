@@ -96,6 +96,7 @@ class Deal:
     status: str = "open"
     closed_at: datetime | None = None
     reason: str | None = None
+    sql_at: datetime | None = None  # the SQL of the cycle the deal was opened (or won) in
 
 
 @dataclass(slots=True)
@@ -183,6 +184,7 @@ class LeadState:
     deals: dict[str, Deal] = field(default_factory=dict)
     payments: list[Money] = field(default_factory=list)  # purchases and contractions
     churned_at: datetime | None = None
+    churns: list[datetime] = field(default_factory=list)  # every churn: a lead may churn twice
     conversions: list[Earned] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)  # in event-time order (see module doc)
 
@@ -316,11 +318,12 @@ def _apply(state: LeadState, fact: Fact, definitions: Definitions) -> None:
             state.first.setdefault("opportunity", at)  # a deal is an opportunity
             assert fact.deal_id is not None
             state.deals[fact.deal_id] = Deal(opened_at=at, amount=fact.amount,
-                                             currency=fact.currency)  # fmt: skip
+                                             currency=fact.currency,
+                                             sql_at=state.cycle.sql_at)  # fmt: skip
             earn("pipeline", fact.amount or Decimal(0), fact.currency or COUNT)
         case "deal_won" | "deal_lost":
             assert fact.deal_id is not None
-            deal = state.deals.setdefault(fact.deal_id, Deal())
+            deal = state.deals.setdefault(fact.deal_id, Deal(sql_at=state.cycle.sql_at))
             deal.status, deal.closed_at = kind.removeprefix("deal_"), at
             if kind == "deal_won":
                 deal.amount, deal.currency = fact.amount, fact.currency
@@ -339,6 +342,7 @@ def _apply(state: LeadState, fact: Fact, definitions: Definitions) -> None:
                                         currency=fact.currency or COUNT))  # fmt: skip
         case "churned":
             state.churned_at = at
+            state.churns.append(at)
 
 
 def _move_stage(state: LeadState, fact: Fact) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -125,18 +126,18 @@ def test_measures_of_one_lead() -> None:
     ]  # fmt: skip
     defs = Definitions()
     state = play(events, defs)
-    totals: dict[str, Decimal] = {}
+    totals: dict[str, Fraction] = {}
     for name, _, value in lead_measures(state, defs.kpi):
-        totals[name] = totals.get(name, Decimal(0)) + value
-    assert {k: text(v) for k, v in totals.items()} == {
-        "leads": "1", "mqls": "1", "sqls": "1", "opportunities": "1", "new_customers": "1",
-        "responses": "1", "response_hours": "7", "accepted": "1",
-        "deals_won": "1", "won_value": "12000", "closed_deals": "1",
-        "cycle_days": "30",  # SQL 3 March 13:00 to the win on 2 April 13:00
-        "repeat_revenue": "3000", "expansion": "3000",  # the USD purchase is left out
-        "contraction": "1000", "churned_arr": "14000",  # 12000 + 3000 - 1000
-        "days_in_lead": "0.041667", "exits_lead": "1",  # 09:00 to the MQL at 10:00
-        "days_in_mql": "1.125", "exits_mql": "1",  # to the SQL at 13:00 the next day
-        "days_in_sql": "2.875", "exits_sql": "1",  # to the deal opened on 6 March 10:00
-        "days_in_opportunity": "27.125", "exits_opportunity": "1",  # to the win
+        totals[name] = totals.get(name, Fraction(0)) + value
+    assert totals == {
+        "leads": 1, "mqls": 1, "sqls": 1, "opportunities": 1, "new_customers": 1,
+        "responses": 1, "response_hours": 7, "accepted": 1,
+        "deals_won": 1, "won_value": 12000, "closed_deals": 1,
+        "cycle_days": 30,  # SQL 3 March 13:00 to the win on 2 April 13:00
+        "repeat_revenue": 3000, "expansion": 3000,  # the USD purchase is left out
+        "contraction": 1000, "churned_arr": 14000,  # 12000 + 3000 - 1000
+        "days_in_lead": Fraction(1, 24), "exits_lead": 1,  # 09:00 to the MQL at 10:00
+        "days_in_mql": Fraction(9, 8), "exits_mql": 1,  # to the SQL at 13:00 the next day
+        "days_in_sql": Fraction(23, 8), "exits_sql": 1,  # to the deal opened on 6 March 10:00
+        "days_in_opportunity": Fraction(217, 8), "exits_opportunity": 1,  # to the win
     }  # fmt: skip
