@@ -1,7 +1,9 @@
 """Algorithmic attribution: Markov removal effects and Shapley values, fitted on all journeys.
 
-Both models learn from every journey, converting or not, and from the same paths that are
-credited (see :func:`leadledger.projections.attribution.attribute`). The Markov model is
+Both models learn from the same paths that are credited, and the Markov chain also from
+every journey that did not convert, passed through the same definitions (see
+:func:`leadledger.projections.attribution.attribute`); Shapley's game counts conversions
+only. The Markov model is
 solved exactly (a linear solve on the absorbing chain, no simulation), so it is
 deterministic; Shapley values are exact up to ``exact_up_to`` channels and sampled with a
 fixed seed beyond.
