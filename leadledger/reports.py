@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -14,6 +14,8 @@ import sqlalchemy as sa
 
 from leadledger.ledgerdb import LedgerDB, leads, links, merges, spend, touches
 from leadledger.projections.attribution import (
+    MODELS,
+    UNATTRIBUTED,
     Conversion,
     Credit,
     TouchPoint,
@@ -45,10 +47,26 @@ def weight_text(value: Decimal | Fraction) -> str:
 
 @dataclass(frozen=True)
 class Journeys:
-    """Everything attribution needs from the read model: paths and conversions."""
+    """Everything attribution needs from the read model: each lead's path, the journeys of
+    visitors linked to no lead (they never convert, but fitted models learn from them),
+    and the conversions."""
 
     paths: dict[str, list[TouchPoint]]
     conversions: list[Conversion]
+    visitors: dict[str, list[TouchPoint]] = field(default_factory=dict)
+    merged: frozenset[str] = frozenset()
+    """Leads merged into another: their touches are part of the survivor's journey."""
+
+    def fitted_on(self) -> dict[str, list[TouchPoint]]:
+        """The lead journeys algorithmic models learn from: every lead's, except a merged
+        lead's that has no conversion here (its touches are in the survivor's journey, and
+        would otherwise count twice, once as a journey that never converted)."""
+        converted = {c.lead_id for c in self.conversions}
+        return {
+            lead: path
+            for lead, path in self.paths.items()
+            if lead not in self.merged or lead in converted
+        }
 
 
 def known(table: sa.Table, read_model: ReadModel) -> list[Any]:
@@ -82,6 +100,15 @@ def stitched_paths(ledger: LedgerDB, read_model: ReadModel) -> dict[str, list[To
     """Each lead's touches, with those of the visitors linked to it and of the leads merged
     into it. Stitching happens here, at read time, so it is the same whatever order the
     identify, unlink, merge and touch events arrived in, and on whichever partitions."""
+    return stitched_journeys(ledger, read_model)[0]
+
+
+def stitched_journeys(
+    ledger: LedgerDB, read_model: ReadModel
+) -> tuple[dict[str, list[TouchPoint]], dict[str, list[TouchPoint]], frozenset[str]]:
+    """Each lead's stitched path (see :func:`stitched_paths`); the touches of each visitor
+    linked to no lead (never identified, or unlinked), journeys of their own; and the
+    leads merged into another."""
     own: dict[str, list[TouchPoint]] = defaultdict(list)
     anonymous: dict[str, list[TouchPoint]] = defaultdict(list)
     for row in facts(ledger, touches, read_model):
@@ -95,9 +122,11 @@ def stitched_paths(ledger: LedgerDB, read_model: ReadModel) -> dict[str, list[To
     link_rows = facts(ledger, links, read_model)
     for row in sorted(link_rows, key=lambda r: (as_utc(r.occurred_at), r.event_id)):
         linked[(row.lead_id, row.anonymous_id)] = row.linked
+    identified: set[str] = set()
     for (lead, visitor), is_linked in linked.items():
         if is_linked:
             own[lead].extend(anonymous.get(visitor, ()))
+            identified.add(visitor)
     merged_into = {r.lead_id: r.into_lead_id for r in facts(ledger, merges, read_model)}
     paths: dict[str, list[TouchPoint]] = {lead: list(found) for lead, found in own.items()}
     for lead in merged_into:
@@ -106,13 +135,14 @@ def stitched_paths(ledger: LedgerDB, read_model: ReadModel) -> dict[str, list[To
             seen.add(survivor)
             survivor = merged_into[survivor]
         paths.setdefault(survivor, []).extend(own.get(lead, ()))
-    return paths
+    visitors = {v: found for v, found in anonymous.items() if v not in identified}
+    return paths, visitors, frozenset(merged_into)
 
 
 def load_journeys(ledger: LedgerDB, read_model: ReadModel, kind: str) -> Journeys:
     """The stitched paths, and the read model's conversions of ``kind`` with the milestones
     (lead creation, opportunity) that W- and Z-shaped models weigh."""
-    paths = stitched_paths(ledger, read_model)
+    paths, visitors, merged = stitched_journeys(ledger, read_model)
     chosen: list[Conversion] = []
     for state in states(ledger, read_model):
         milestones: dict[str, Any] = {}
@@ -133,7 +163,7 @@ def load_journeys(ledger: LedgerDB, read_model: ReadModel, kind: str) -> Journey
             for e in state.conversions
             if e.kind == kind
         )
-    return Journeys(paths, sorted(chosen, key=lambda c: c.conversion_id))
+    return Journeys(paths, sorted(chosen, key=lambda c: c.conversion_id), visitors, merged)
 
 
 def credits_for(
@@ -147,9 +177,10 @@ def credits_for(
     credits = attribute(
         model,
         journeys.conversions,
-        journeys.paths,
+        journeys.fitted_on(),
         definitions.model_params(model),
         path_function(definitions),
+        journeys.visitors,
     )
     return credits, journeys
 
@@ -210,14 +241,20 @@ def explain(
     model: str,
     definitions: Definitions,
 ) -> dict[str, Any]:
-    """One conversion's path, each touch's credit, and why those touches."""
+    """One conversion's path, each touch's credit, and why those touches.
+
+    Under Markov's global convention a conversion is split by the channels' shares of all
+    removal effects, so channels with no touch on this path earn credit too: they are
+    listed under ``channels_not_on_path``, and the credits still sum to the value.
+    """
     kind = conversion_id.split(":", 1)[0]
     credits, journeys = credits_for(ledger, read_model, model, definitions, kind)
     conversion = next((c for c in journeys.conversions if c.conversion_id == conversion_id), None)
     if conversion is None:
         raise ValueError(f"no conversion {conversion_id!r} in the read model")
     full_path = sorted(t for t in journeys.paths.get(conversion.lead_id, ()))
-    mine = {c.touch_event_id: c for c in credits if c.conversion_id == conversion_id}
+    own = [c for c in credits if c.conversion_id == conversion_id]
+    mine = {c.touch_event_id: c for c in own if c.touch_event_id is not None}
     rows = []
     for touch in full_path:
         credit = mine.get(touch.event_id)
@@ -242,9 +279,22 @@ def explain(
         "value": decimal_text(conversion.value),
         "currency": conversion.currency,
         "model": model,
+        "convention": definitions.model_params(model).get(
+            "convention", MODELS[model].defaults.get("convention")
+        ),
         "definitions": definitions.hash,
         "touches": rows,
-        "unattributed": None in mine,
+        "channels_not_on_path": [
+            {
+                "channel": c.channel,
+                "weight": weight_text(c.weight),
+                "value": decimal_text(c.value),
+                "why": "global convention: its share of all removal effects, of every conversion",
+            }
+            for c in own
+            if c.touch_event_id is None and c.channel != UNATTRIBUTED
+        ],
+        "unattributed": any(c.channel == UNATTRIBUTED for c in own),
     }
 
 

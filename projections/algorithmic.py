@@ -1,11 +1,23 @@
 """Algorithmic attribution: Markov removal effects and Shapley values, fitted on all journeys.
 
-Both models learn one number per channel from every journey, converting or not; a
-conversion's value is then split among the channels on its own path in proportion to
-those numbers, and a channel's share among its touches equally. The Markov model is
+Both models learn from the same paths that are credited, and the Markov chain also from
+every journey that did not convert, passed through the same definitions (see
+:func:`leadledger.projections.attribution.attribute`); Shapley's game counts conversions
+only. The Markov model is
 solved exactly (a linear solve on the absorbing chain, no simulation), so it is
 deterministic; Shapley values are exact up to ``exact_up_to`` channels and sampled with a
 fixed seed beyond.
+
+Two conventions turn the fitted numbers into credit:
+
+- ``per_path``: a conversion's value is split among the channels on its own path in
+  proportion to their fitted numbers (:func:`path_weights`), a channel's share among its
+  touches equally. Channel totals are sums over paths, not the fitted numbers themselves.
+- ``global`` (ChannelAttribution's and most papers' figures): a channel's total is its
+  share of all conversions. For Markov that is its removal effect over the sum of removal
+  effects (:func:`removal_shares`); for Shapley it is its value in the game, which splits
+  exactly into an equal share for each distinct channel on each converting path
+  (:func:`shapley_path_weights`), so no fit is needed.
 """
 
 from __future__ import annotations
@@ -155,3 +167,25 @@ def path_weights(path: Sequence[str], scores: Mapping[str, float]) -> list[Fract
         return [Fraction(1, len(path))] * len(path)
     touches = {c: path.count(c) for c in on_path}
     return [score[c] / total / touches[c] for c in path]
+
+
+def removal_shares(effects: Mapping[str, float]) -> dict[str, Fraction]:
+    """Each channel's share of all removal effects, exactly summing to one: the global
+    Markov convention credits a channel with this share of every conversion. Empty when
+    no channel has an effect (no conversions)."""
+    exact = {c: Fraction(max(0.0, e)) for c, e in sorted(effects.items())}
+    total = sum(exact.values(), Fraction(0))
+    return {c: e / total for c, e in exact.items() if e} if total else {}
+
+
+def shapley_path_weights(path: Sequence[str]) -> list[Fraction]:
+    """A converting path's part of the Shapley value of the game :func:`shapley_values`
+    plays: an equal share for each distinct channel on it, split among its touches.
+
+    The game (a coalition is worth the conversions whose channels it holds) is a sum of
+    unanimity games, one per converting path, and the Shapley value of a unanimity game
+    gives each of its players an equal share (Zhao et al. 2018, "simplified Shapley").
+    So these per-path weights sum over all paths to the exact Shapley values, for any
+    number of channels.
+    """
+    return path_weights(path, dict.fromkeys(path, 1.0))

@@ -18,9 +18,17 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from leadledger.projections.algorithmic import path_weights, removal_effects, shapley_values
+from leadledger.projections.algorithmic import (
+    path_weights,
+    removal_effects,
+    removal_shares,
+    shapley_path_weights,
+    shapley_values,
+)
 
 UNATTRIBUTED = "(unattributed)"
+CONVENTIONS = ("per_path", "global")
+"""How an algorithmic model's fitted numbers become credit (see ``algorithmic``)."""
 CENT = Decimal("0.000001")  # credit values are kept to a millionth of the unit
 
 
@@ -171,15 +179,37 @@ def custom_channel(path: Sequence[TouchPoint], _c: Conversion, params: Params) -
 
 
 def fitted(path: Sequence[TouchPoint], _c: Conversion, params: Params) -> Weights:
-    """Algorithmic models: channels weighted by the scores fitted on all journeys."""
+    """Algorithmic models, per-path convention: the path's channels weighted by the scores
+    fitted on all journeys."""
     return path_weights([t.channel for t in path], params["scores"])
 
 
+def markov(path: Sequence[TouchPoint], c: Conversion, params: Params) -> Weights:
+    """Removal effects, per path. The global convention's split (every conversion by the
+    channels' shares of all removal effects) is not a function of the path alone: it is
+    :func:`split_by_shares` with the ``shares`` the fit returns."""
+    return fitted(path, c, params)
+
+
+def shapley(path: Sequence[TouchPoint], c: Conversion, params: Params) -> Weights:
+    """Shapley values: globally, the game's own decomposition (an equal share for each
+    distinct channel on the path), so channel totals are the game's Shapley values; per
+    path, the path's channels weighted by the fitted values."""
+    if params["convention"] == "global":
+        return shapley_path_weights([t.channel for t in path])
+    return fitted(path, c, params)
+
+
 def fit_markov(converting: list[list[str]], lost: list[list[str]], params: Params) -> Params:
-    return {"scores": removal_effects(converting, lost, int(params["order"]))}
+    effects = removal_effects(converting, lost, int(params["order"]))
+    if params["convention"] == "global":
+        return {"scores": effects, "shares": removal_shares(effects)}
+    return {"scores": effects}
 
 
 def fit_shapley(converting: list[list[str]], _lost: list[list[str]], params: Params) -> Params:
+    if params["convention"] == "global":
+        return {}  # the game's values decompose exactly onto the paths: nothing to fit
     scores = shapley_values(
         converting, int(params["exact_up_to"]), int(params["samples"]), int(params["seed"])
     )
@@ -195,7 +225,9 @@ class Model:
     fn: PathModel
     defaults: Mapping[str, Any]
     fit: Fit | None = None
-    """Fitted on every journey (converting and not) before credits are split."""
+    """Fitted on every journey (converting and not, see :func:`attribute`) before credits
+    are split. A fit may return ``shares``: then every conversion is split by those
+    population shares (:func:`split_by_shares`) instead of by ``fn``."""
     positional: bool = False
     """Weights depend on the path's length alone, so they can be computed once per length."""
 
@@ -213,8 +245,14 @@ MODELS: Mapping[str, Model] = {
     "inverse_j": Model(j_shaped, {"first": "0.6", "last": "0.2"}, positional=True),
     "custom_position": Model(custom_position, {"weights": ["1"]}, positional=True),
     "custom_channel": Model(custom_channel, {"weights": {}, "default": "1"}),
-    "markov": Model(fitted, {"order": 1}, fit_markov),
-    "shapley": Model(fitted, {"exact_up_to": 15, "samples": 2000, "seed": 7}, fit_shapley),
+    # Markov defaults to per-path credit: its global figures cannot always be put on the
+    # converting paths (see split_by_shares). Shapley's global figures can, exactly.
+    "markov": Model(markov, {"order": 1, "convention": "per_path"}, fit_markov),
+    "shapley": Model(
+        shapley,
+        {"exact_up_to": 15, "samples": 2000, "seed": 7, "convention": "global"},
+        fit_shapley,
+    ),
 }
 
 
@@ -257,6 +295,39 @@ def split(conversion: Conversion, path: Sequence[TouchPoint], weights: Weights) 
                    conversion.currency)
         ]  # fmt: skip
     assert len(weights) == len(path)
+    return _credits(conversion, [(t, t.channel, w) for t, w in zip(path, weights, strict=True)])
+
+
+def split_by_shares(
+    conversion: Conversion, path: Sequence[TouchPoint], shares: Mapping[str, Fraction]
+) -> list[Credit]:
+    """One conversion under a global convention whose figures are population shares: each
+    channel gets its share of this conversion, on its touches here (split equally) or, if
+    it has none on this path, as a channel-level credit with no touch.
+
+    This is the only split that keeps both invariants (credits of a conversion sum to its
+    value; channel totals equal the global figures, in count and in every currency) for
+    Markov, whose global figures cannot always be put on the converting paths: with one
+    conversion on a -> b and one on c alone, each channel's removal effect is 1/2, so
+    globally each earns 2/3 of a conversion, but a and b together sit on only one.
+    A conversion with no path stays unattributed, as under the per-path convention.
+    """
+    if not path or not shares:
+        return split(conversion, path, [Fraction(1, len(path))] * len(path) if path else [])
+    on_path = Counter(t.channel for t in path)
+    entries: list[tuple[TouchPoint | None, str, Fraction]] = [
+        (t, t.channel, shares.get(t.channel, Fraction(0)) / on_path[t.channel]) for t in path
+    ]
+    entries += [(None, c, share) for c, share in sorted(shares.items()) if c not in on_path]
+    return _credits(conversion, entries)
+
+
+def _credits(
+    conversion: Conversion, entries: Sequence[tuple[TouchPoint | None, str, Fraction]]
+) -> list[Credit]:
+    """Value x weight for each (touch, channel, weight), rounded once, the rounding
+    remainder given to the largest share, so the credits sum exactly to the value."""
+    weights = [w for _, _, w in entries]
     assert all(w >= 0 for w in weights), "weights are never negative"
     assert sum(weights) == 1, "weights sum to one"
     values = [(conversion.value * Decimal(w.numerator) / Decimal(w.denominator)).quantize(CENT)
@@ -264,9 +335,9 @@ def split(conversion: Conversion, path: Sequence[TouchPoint], weights: Weights) 
     largest = max(range(len(weights)), key=lambda i: (weights[i], -i))
     values[largest] += conversion.value - sum(values, Decimal(0))
     return [
-        Credit(conversion.conversion_id, t.event_id, t.channel, w, v, conversion.currency,
-               t.campaign, t.source, t.medium)
-        for t, w, v in zip(path, weights, values, strict=True)
+        Credit(conversion.conversion_id, None if t is None else t.event_id, channel, w, v,
+               conversion.currency, *((t.campaign, t.source, t.medium) if t else ()))
+        for (t, channel, w), v in zip(entries, values, strict=True)
         if w  # a touch with no share earns no credit row
     ]  # fmt: skip
 
@@ -277,11 +348,20 @@ def attribute(
     touches: Mapping[str, Sequence[TouchPoint]],
     params: Params | None = None,
     path_of: Callable[[Conversion, Sequence[TouchPoint]], Sequence[TouchPoint]] | None = None,
+    visitors: Mapping[str, Sequence[TouchPoint]] | None = None,
 ) -> list[Credit]:
     """Credits of every conversion under ``model``, in conversion order.
 
     A conversion's path is its lead's touches at or before it, after ``path_of`` (the
-    definitions' windows and transforms) when given.
+    definitions' windows and transforms) when given. ``touches`` holds each lead's
+    journey; ``visitors`` the journeys of visitors linked to no lead (never converting).
+
+    Fitted models learn from the credited paths and from every journey without a
+    conversion (a lead's without one of these conversions, every visitor's), passed
+    through the same ``path_of``. A journey that did not convert has no conversion time,
+    so its windows are measured from its end, its last touch (whatever its channel): the
+    moment it was last seen, as a converting path's are measured from the conversion.
+    Journeys left empty by the filters are left out, on both sides.
     """
     try:
         spec = MODELS[model]
@@ -290,18 +370,25 @@ def attribute(
             f"unknown attribution model {model!r}; known: {', '.join(sorted(MODELS))}"
         ) from None
     settings: dict[str, Any] = {**spec.defaults, **(params or {})}
+    if "convention" in spec.defaults and settings["convention"] not in CONVENTIONS:
+        raise ValueError(
+            f"model {model!r}: convention must be one of {', '.join(CONVENTIONS)}, "
+            f"not {settings['convention']!r}"
+        )
     ordered = sorted(conversions, key=lambda c: (as_utc(c.occurred_at), c.conversion_id))
     paths = [_path(c, touches.get(c.lead_id, ()), path_of) for c in ordered]
     if spec.fit is not None:
         converted = {c.lead_id for c in ordered}
-        lost = [
-            [t.channel for t in sorted(lead_touches)]
-            for lead, lead_touches in sorted(touches.items())
-            if lead not in converted and lead_touches
-        ]
+        journeys = [*(found for lead, found in sorted(touches.items()) if lead not in converted),
+                    *(found for _, found in sorted((visitors or {}).items()))]  # fmt: skip
+        lost = [[t.channel for t in _null_path(j, path_of)] for j in journeys]
         settings |= spec.fit([[t.channel for t in p] for p in paths], lost, settings)
+    shares: Mapping[str, Fraction] | None = settings.get("shares")
     credits: list[Credit] = []
     for conversion, path in zip(ordered, paths, strict=True):
+        if shares is not None:
+            credits.extend(split_by_shares(conversion, path, shares))
+            continue
         weights = spec.fn(path, conversion, settings) if path else []
         credits.extend(split(conversion, path, weights))
     return credits
@@ -315,6 +402,22 @@ def _path(
     at = as_utc(conversion.occurred_at)
     path = [t for t in sorted(touches) if as_utc(t.occurred_at) <= at]
     return path if path_of is None else path_of(conversion, path)
+
+
+def _null_path(
+    journey: Sequence[TouchPoint],
+    path_of: Callable[[Conversion, Sequence[TouchPoint]], Sequence[TouchPoint]] | None,
+) -> Sequence[TouchPoint]:
+    """A journey that did not convert, through ``path_of`` as if it ended at its last touch."""
+    path = sorted(journey)
+    if not path or path_of is None:
+        return path
+    end = Conversion(NULL_JOURNEY, NULL_JOURNEY, as_utc(path[-1].occurred_at), Decimal(0), "-",
+                     NULL_JOURNEY)  # fmt: skip
+    return path_of(end, path)
+
+
+NULL_JOURNEY = "(null)"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from leadledger.projections.attribution import MODELS, Conversion, TouchPoint, as_utc
+from leadledger.projections.attribution import CONVENTIONS, MODELS, Conversion, TouchPoint, as_utc
 from leadledger.projections.calendar import AROUND_THE_CLOCK, Calendar
 from leadledger.projections.kpi import DEFAULT_CONSTANTS, DEFAULT_FORMULAS, MEASURES
 from leadledger.projections.kpi import check as check_formula
@@ -82,6 +82,11 @@ class Attribution(BaseModel):
             unknown = set(params) - set(MODELS[name].defaults)
             if unknown:
                 raise ValueError(f"model {name!r} has no parameter {sorted(unknown)[0]!r}")
+            if params.get("convention", CONVENTIONS[0]) not in CONVENTIONS:
+                raise ValueError(
+                    f"model {name!r} parameter 'convention' must be one of "
+                    f"{', '.join(CONVENTIONS)}, not {params['convention']!r}"
+                )
         return value
 
 
