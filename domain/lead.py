@@ -248,7 +248,17 @@ class Lead(Stream, Funnel):
     def check(self, fact: type[Stream.Fact], fields: dict[str, Any]) -> None:
         """Refuse ``fact`` unless it was legal at its ``occurred_at`` (see the module doc)."""
         super().check(fact, fields)
-        if fact.NAME in UNTIMED or self._is_latest(fields["occurred_at"]):
+        at = fields["occurred_at"]
+        if fact.NAME in UNTIMED:
+            self._touch_allowed(at)
+            return
+        if fact.NAME == "merged" and self.last_touch_at is not None and at < self.last_touch_at:
+            raise RuleViolation(
+                f"merged at {at.isoformat()} refused: lead {self.stream_key!r} has a touch at "
+                f"{self.last_touch_at.isoformat()}, after it (touches after a merge belong to "
+                "the surviving lead)"
+            )
+        if self._is_latest(at):
             self.allows(fact.NAME, fields)
             return
         step: Step = [fields["occurred_at"], self.version + 1, fact.NAME, _kept(fields)]
@@ -267,6 +277,15 @@ class Lead(Stream, Funnel):
                 f"{refusal.at.isoformat()} would then be impossible ({refusal.reason})"
             ) from None
 
+    def _touch_allowed(self, at: Any) -> None:
+        """A touch is refused only if it happened after the lead was merged away."""
+        merged_at = next((step[0] for step in self.timeline if step[2] == "merged"), None)
+        if merged_at is not None and at > merged_at:
+            raise RuleViolation(
+                f"lead {self.stream_key!r} was merged into {self.merged_into!r} at "
+                f"{merged_at.isoformat()} and accepts no later events"
+            )
+
     def _is_latest(self, at: Any) -> bool:
         return not self.timeline or self.timeline[-1][0] <= at
 
@@ -278,9 +297,12 @@ class Lead(Stream, Funnel):
         if isinstance(event, Stream.Opened):
             self.reset()
             self.timeline: list[Step] = []
+            self.last_touch_at: Any = None
             return
         assert isinstance(event, Stream.Fact)
         if event.NAME in UNTIMED:
+            if self.last_touch_at is None or event.occurred_at > self.last_touch_at:
+                self.last_touch_at = event.occurred_at
             return
         fields = vars(event)
         step: Step = [event.occurred_at, event.originator_version, event.NAME, _kept(fields)]

@@ -127,7 +127,7 @@ def lead_measures(state: LeadState, kpi: Kpi) -> Iterator[Measure]:
         if rejection.kind != "mql_rejected":
             yield "disqualified", rejection.at, UNIT
         yield "rejections", rejection.at, UNIT
-        yield f"rejected_{rejection.reason}", rejection.at, UNIT
+        yield f"rejected_{rejection.reason or 'none'}", rejection.at, UNIT
     for deal in state.deals.values():
         if deal.closed_at is None or not _counted(deal.currency, kpi):
             continue

@@ -151,8 +151,11 @@ def test_a_merged_lead_accepts_nothing_more() -> None:
     with pytest.raises(RuleViolation, match="cannot be merged into itself"):
         fact(lead, Lead.Merged, into_lead_id="L1")
     fact(lead, Lead.Merged, into_lead_id="L2")
+    with pytest.raises(RuleViolation, match=r"was merged into 'L2' at .* accepts no later events"):
+        fact(lead, Lead.TouchRecorded, hour=1, **TOUCH)
     with pytest.raises(RuleViolation, match="was merged into 'L2' and accepts no further events"):
-        fact(lead, Lead.TouchRecorded, **TOUCH)
+        fact(lead, Lead.StageChanged, hour=1, stage="mql")
+    fact(lead, Lead.TouchRecorded, **TOUCH)  # a touch from before the merge, delivered late
 
 
 def test_unlink_needs_a_link() -> None:
