@@ -37,6 +37,7 @@ from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
 from leadledger.projections.definitions import load as load_definitions
 from leadledger.projections.lifecycle import CONVERSION_KINDS
+from leadledger.sla_report import CLOCK_ROW
 from leadledger.sla_report import GROUPS as SLA_GROUPS
 from leadledger.store import EventStore, open_store
 
@@ -447,17 +448,21 @@ def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> d
 @click.option("--period", type=click.Choice(["month", "quarter"]), default="month",
               show_default=True, help="Period of a clock: when it started.")  # fmt: skip
 @click.option("--now", metavar="TIME", callback=_instant,
-              help="Judge open clocks at this time (default: now).")  # fmt: skip
+              help="The SLA as it stood at this time: facts that happened later are left "
+                   "out, and open clocks are judged at it (default: now).")  # fmt: skip
 @read_model_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="csv: the per-clock rows (--by clock-row).")  # fmt: skip
 @pass_context
 def report_sla(
     context: Context, by: str, period: str, now: datetime | None,
     read_model_name: str | None, fmt: str,
 ) -> None:  # fmt: skip
-    """SLA compliance (MQL response, first contact, SQL confirmation, contact attempts,
-    reason tags), each breach with its lead and rep, and the open clocks at risk now."""
+    """SLA compliance (MQL response, first contact, SQL confirmation; and the hand-over
+    policy: reason tag returned, contact attempts before a no_response disqualification,
+    disqualified only after SQL), each breach with its lead and rep, and the open clocks
+    at risk. --by clock-row lists every clock: lead, cycle, clock, started, due, ended,
+    working seconds, verdict."""
     from leadledger import readmodels
     from leadledger.sla_report import sla_report
 
@@ -466,6 +471,18 @@ def report_sla(
         data = sla_report(ledger, chosen, now or datetime.now(UTC), by, period)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    if fmt == "csv":
+        if by != "clock-row":
+            raise click.UsageError("--format csv lists clock rows: add --by clock-row")
+        _echo_csv(list(CLOCK_ROW), data["clocks"])
+        return
+    if by == "clock-row":
+        listing = Table(*CLOCK_ROW, title=f"SLA clocks ({len(data['clocks'])})",
+                        caption=f"definitions {data['definitions']}")  # fmt: skip
+        for row in data["clocks"]:
+            listing.add_row(*("-" if row[c] is None else str(row[c]) for c in CLOCK_ROW))
+        out.print(listing)
         return
     columns = list(data["compliance"][0]) if data["compliance"] else [by]
     table = Table(*columns, title=f"SLA compliance by {by}",

@@ -123,7 +123,10 @@ def with_handover(
     journey: list[dict[str, Any]], lead_id: str, rng: random.Random
 ) -> list[dict[str, Any]]:
     """Add the sales side to one lead's journey: assignment, the answer to its MQL,
-    contact attempts and the SQL confirmation; some MQLs are rejected with a reason."""
+    contact attempts and the SQL confirmation; some MQLs are rejected (a few without a
+    reason tag, a policy breach), some SQLs that never win are disqualified (a few for
+    no_response after too few attempts) and some come back as MQLs later; some leads that
+    never became MQLs are recycled to nurture."""
     kinds = [(r["type"], r.get("stage")) for r in journey]
     if ("lead_created", None) not in kinds:
         return journey
@@ -145,11 +148,22 @@ def with_handover(
                                 outcome="connected" if n else "no_answer"))  # fmt: skip
         added.append(_event("sql_confirmed", lead_id, sql + timedelta(hours=rng.uniform(0.5, 7)),
                             "confirmed", rep=rep))  # fmt: skip
+        if ("deal_won", None) not in kinds and rng.random() < 0.5:
+            out = sql + timedelta(days=rng.uniform(2, 20))
+            reason = rng.choice([*REASONS, "no_response"])
+            added.append(_event("disqualified", lead_id, out, "disqualified", reason=reason))
+            if rng.random() < 0.4:
+                added.append(_event("stage_changed", lead_id, out + timedelta(days=30), "mql-2",
+                                    stage="mql"))  # fmt: skip
     elif rng.random() < 0.4:
         mql = at + timedelta(hours=rng.randint(2, 48))
         added.append(_event("stage_changed", lead_id, mql, "mql", stage="mql"))
+        tag: str | None = rng.choice(REASONS) if rng.random() < 0.9 else None
         added.append(_event("mql_rejected", lead_id, mql + timedelta(hours=rng.uniform(1, 14)),
-                            "rejected", reason=rng.choice(REASONS)))  # fmt: skip
+                            "rejected", reason=tag))  # fmt: skip
+    elif rng.random() < 0.3:
+        added.append(_event("recycled", lead_id, at + timedelta(days=rng.randint(1, 20)),
+                            "recycled", reason="too_early"))  # fmt: skip
     return sorted(journey + added, key=lambda r: r["occurred_at"])
 
 

@@ -8,10 +8,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from leadledger.ledgerdb import LedgerDB
-from leadledger.projections.lifecycle import clocks
+from leadledger.projections.lifecycle import as_at, clocks
 from leadledger.readmodels import ReadModel, states
 
-GROUPS = ("clock", "rep", "team", "period", "lead")
+GROUPS = ("clock", "rep", "team", "period", "lead", "clock-row")
+CLOCK_ROW = ("lead_id", "cycle", "clock", "seq", "started_at", "deadline", "ended_at",
+             "working_seconds", "limit", "verdict", "rep", "team", "detail")  # fmt: skip
+"""The columns of ``--by clock-row``: one row per clock of a cycle, or policy check."""
 COUNTED = ("met", "breached")  # open and cancelled clocks have no verdict yet
 
 
@@ -39,25 +42,36 @@ def sla_report(
     by: str = "clock",
     period: str = "month",
 ) -> dict[str, Any]:
-    """Compliance per ``by`` (and clock), breaches, and open clocks at risk at ``now``."""
+    """Compliance per ``by`` (and clock), breaches, and open clocks at risk, as the SLA
+    stood at ``now``: facts that happened after it are left out, so a clock still
+    running then is open (or at risk), whatever came later."""
     sla = read_model.definitions.sla
     calendar = sla.calendar.calendar()
     rows = [
         row
         for state in states(ledger, read_model)
-        for row in sorted(clocks(state, sla, calendar), key=lambda c: (c.cycle, c.clock, c.seq))
+        for row in sorted(
+            clocks(as_at(state, now, read_model.definitions), sla, calendar),
+            key=lambda c: (c.cycle, c.clock, c.seq),
+        )
     ]
     tallies: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    breaches, at_risk = [], []
+    breaches, at_risk, listing = [], [], []
     reasons: dict[str, int] = defaultdict(int)
     for row in rows:
         started, deadline = row.started_at, row.deadline
         status = row.status
         if status == "open" and deadline is not None and now > deadline:
             status = "breached"  # still open, and already past its deadline
+        if by == "clock-row":
+            listing.append(dict(zip(CLOCK_ROW, (
+                row.lead_id, row.cycle, row.clock, row.seq, _text(started), _text(deadline),
+                _text(row.stopped_at), row.measured, row.limit, status, row.rep, row.team,
+                row.detail), strict=True)))  # fmt: skip
         group = {"clock": row.clock, "rep": row.rep or "(none)", "team": row.team or "(none)",
-                 "period": period_of(started, period), "lead": row.lead_id}[by]  # fmt: skip
-        keys = {(group, row.clock), (group, "all")} if by != "clock" else {
+                 "period": period_of(started, period), "lead": row.lead_id,
+                 "clock-row": row.clock}[by]  # fmt: skip
+        keys = {(group, row.clock), (group, "all")} if by not in ("clock", "clock-row") else {
             (row.clock, row.clock), ("all", "all")}  # fmt: skip
         for key in keys:
             tallies[key][status] += 1
@@ -87,7 +101,7 @@ def sla_report(
     for (group, clock), counts in sorted(tallies.items()):
         judged = sum(counts[s] for s in COUNTED)
         compliance.append({
-            by: group, **({"clock": clock} if by != "clock" else {}),
+            by: group, **({"clock": clock} if by not in ("clock", "clock-row") else {}),
             "met": counts["met"], "breached": counts["breached"], "open": counts["open"],
             "cancelled": counts["cancelled"],
             "compliance": f"{counts['met'] / judged:.4f}" if judged else None,
@@ -101,4 +115,5 @@ def sla_report(
         "breaches": breaches,
         "at_risk": at_risk,
         "rejection_reasons": dict(sorted(reasons.items())),
+        **({"clocks": listing} if by == "clock-row" else {}),
     }

@@ -225,14 +225,12 @@ def refold(state: LeadState, facts: list[Fact], definitions: Definitions) -> Non
         setattr(state, name, getattr(fresh, name))
 
 
-def as_known_at(state: LeadState, moment: datetime, definitions: Definitions) -> LeadState:
-    """The lead as known at ``moment``: only facts that had happened and been recorded."""
-    known = [
-        f for f in state.facts
-        if f.at <= moment and (f.recorded is None or f.recorded <= moment)
-    ]  # fmt: skip
+def as_at(state: LeadState, moment: datetime, definitions: Definitions) -> LeadState:
+    """The lead as it stood at ``moment``: only the facts that had happened by then."""
+    if not state.facts or state.facts[-1].at <= moment:
+        return state
     past = LeadState(lead_id=state.lead_id)
-    refold(past, known, definitions)
+    refold(past, [f for f in state.facts if f.at <= moment], definitions)
     return past
 
 
