@@ -1,0 +1,65 @@
+"""Nothing wedges (issue 11): inputs that once stopped ingest for good, through the CLI."""
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.cli import LEADLEDGER, leadledger
+
+
+def record(kind: str, event_id: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, "event_id": event_id, "source_system": "src",
+                       "occurred_at": "2026-01-02T10:00:00Z", **fields}) + "\n"  # fmt: skip
+
+
+BUDGET = (
+    record("spend", "sp1", channel="paid_search", day="2026-01-01", amount="10", currency="EUR")
+    + record("plan_target", "pt1", period="2026-Q1", amount="100", currency="EUR")
+    + record("touch", "v1", channel="direct", anonymous_id="cookie-1")
+)
+
+
+def test_a_second_process_appends_to_spend_target_and_visitor_streams(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path / "d"))
+    first, again = tmp_path / "first.jsonl", tmp_path / "again.jsonl"
+    first.write_text(BUDGET)
+    again.write_text(
+        BUDGET  # the same records: duplicates
+        + record("spend", "sp2", channel="paid_search", day="2026-01-01", amount="12",
+                 currency="EUR")  # a correction of the same channel and day
+        + record("plan_target", "pt2", period="2026-Q1", amount="120", currency="EUR")
+        + record("touch", "v2", channel="email", anonymous_id="cookie-1")
+    )  # fmt: skip
+    leadledger(*data, "ingest", str(first))
+    result = leadledger(*data, "ingest", str(again))
+    assert "received 6 = stored 3 + duplicates 3 + dead-lettered 0: reconciles" in result.stdout
+    rerun = leadledger(*data, "ingest", str(again))
+    assert "received 6 = stored 0 + duplicates 6 + dead-lettered 0: reconciles" in rerun.stdout
+
+
+def test_two_concurrent_ingests_of_one_file_both_finish(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path / "d"))
+    stream = tmp_path / "budget.jsonl"
+    stream.write_text(
+        "".join(
+            record("spend", f"sp{i}", channel=f"ch{i % 7}", day="2026-01-01", amount=str(i),
+                   currency="EUR")
+            + record("touch", f"v{i}", channel="direct", anonymous_id=f"cookie-{i % 5}")
+            for i in range(200)
+        )
+    )  # fmt: skip
+    leadledger(*data, "ingest", str(stream))  # the data directory exists before the race
+    rival = tmp_path / "rival.jsonl"
+    rival.write_text(stream.read_text().replace('"event_id": "', '"event_id": "rival-'))
+    runs = [
+        subprocess.Popen([LEADLEDGER, *data, "ingest", str(path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for path in (stream, rival, rival)
+    ]  # fmt: skip
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=180)
+        assert run.returncode == 0, stderr
+        assert "reconciles" in stdout
+    total = leadledger(*data, "reconcile", str(rival))
+    assert "received 400 = 400 stored + 0 duplicate + 0 dead-letter" in total.stdout
