@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
+from leadledger.limits import MAX_NESTING, MAX_RECORD_BYTES
 from leadledger.messages import MODELS
 
 NAMESPACE = "leadledger.events"
@@ -128,6 +129,14 @@ def _type_text(avro: Any) -> str:
     return str(avro)
 
 
+LIMITS = [
+    f"Bounds on one record: a record over {MAX_RECORD_BYTES} bytes (a JSON line without its",
+    f"line end, a CSV row, a Kafka value), or JSON nested deeper than {MAX_NESTING} levels, is",
+    "dead-lettered with a reason naming the bound (the dead letter keeps the record's first",
+    f"{MAX_RECORD_BYTES} bytes), and ingest goes on with the next record.",
+]
+
+
 def render_docs(schemas: dict[str, dict[str, Any]]) -> str:
     """Markdown documentation of every event type, generated from the schemas."""
     lines = [
@@ -136,6 +145,8 @@ def render_docs(schemas: dict[str, dict[str, Any]]) -> str:
         "Generated from `schemas/` by `python -m leadledger.avrogen schemas docs/events.md`;",
         "a test fails when this page and the schemas differ. Timestamps are UTC instants",
         "(send them with a time zone); money is a decimal with at most 4 places.",
+        "",
+        *LIMITS,
         "",
     ]
     for name, schema in sorted(schemas.items()):

@@ -63,3 +63,21 @@ def test_two_concurrent_ingests_of_one_file_both_finish(tmp_path: Path) -> None:
         assert "reconciles" in stdout
     total = leadledger(*data, "reconcile", str(rival))
     assert "received 400 = 400 stored + 0 duplicate + 0 dead-letter" in total.stdout
+
+
+def test_a_poison_line_is_dead_lettered_and_ingest_goes_on(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path / "d"))
+    stream = tmp_path / "poison.jsonl"
+    stream.write_text(
+        "[" * 200_000 + "\n"
+        + "[" * 1000 + "\n"
+        + record("touch", "t1", channel="email", lead_id="L1")
+    )  # fmt: skip
+    first = leadledger(*data, "ingest", str(stream))
+    assert "received 3 = stored 1 + duplicates 0 + dead-lettered 2: reconciles" in first.stdout
+    again = leadledger(*data, "ingest", str(stream))  # nor does it stop a later run
+    assert "received 3 = stored 0 + duplicates 1 + dead-lettered 2: reconciles" in again.stdout
+    reconciled = leadledger(*data, "reconcile", str(stream))
+    assert "received 3 = 1 stored + 0 duplicate + 2 dead-letter + 0 parked; unaccounted 0" in (
+        reconciled.stdout
+    )
