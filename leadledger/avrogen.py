@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel
 
 from leadledger.limits import MAX_NESTING, MAX_RECORD_BYTES
-from leadledger.messages import MODELS
+from leadledger.messages import EARLIEST, LATEST, MAX_UTC_OFFSET, MODELS, utc_offset_text
 
 NAMESPACE = "leadledger.events"
 TIMESTAMP = {"type": "long", "logicalType": "timestamp-micros"}
@@ -134,6 +134,13 @@ LIMITS = [
     f"line end, a CSV row, a Kafka value), or JSON nested deeper than {MAX_NESTING} levels, is",
     "dead-lettered with a reason naming the bound (the dead letter keeps the record's first",
     f"{MAX_RECORD_BYTES} bytes), and ingest goes on with the next record.",
+    "",
+    f"Times are accepted from {EARLIEST:%Y-%m-%dT%H:%M:%SZ} to {LATEST:%Y-%m-%dT%H:%M:%SZ}, "
+    "with a UTC offset",
+    f"within {utc_offset_text(-MAX_UTC_OFFSET)}..{utc_offset_text(MAX_UTC_OFFSET)}, and days from "
+    f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}. A time is ISO 8601",
+    "text with its zone (`Z` or an offset); a number (Unix seconds) is refused, because it",
+    "states no zone.",
 ]
 
 

@@ -81,3 +81,18 @@ def test_a_poison_line_is_dead_lettered_and_ingest_goes_on(tmp_path: Path) -> No
     assert "received 3 = 1 stored + 0 duplicate + 2 dead-letter + 0 parked; unaccounted 0" in (
         reconciled.stdout
     )
+
+
+def test_a_time_out_of_range_is_dead_lettered_not_stored(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path / "d"))
+    stream = tmp_path / "times.jsonl"
+    touch = {"type": "touch", "source_system": "web", "channel": "email", "lead_id": "L1"}
+    stream.write_text(
+        json.dumps(touch | {"event_id": "t0", "occurred_at": "0001-01-01T00:30:00+01:00"}) + "\n"
+        + json.dumps(touch | {"event_id": "t9", "occurred_at": "9999-12-31T23:59:59-01:00"})
+        + "\n" + json.dumps(touch | {"event_id": "tn", "occurred_at": 1700000000}) + "\n"
+        + record("touch", "t1", channel="email", lead_id="L1")
+    )  # fmt: skip
+    result = leadledger(*data, "ingest", str(stream))
+    assert "received 4 = stored 1 + duplicates 0 + dead-lettered 3: reconciles" in result.stdout
+    leadledger(*data, "report", "kpi")  # the projection and reports still run
