@@ -81,6 +81,8 @@ def test_a_poison_line_is_dead_lettered_and_ingest_goes_on(tmp_path: Path) -> No
     assert "received 3 = 1 stored + 0 duplicate + 2 dead-letter + 0 parked; unaccounted 0" in (
         reconciled.stdout
     )
+    letters = json.loads(leadledger(*data, "deadletters", "list", "--format", "json").stdout)
+    assert sorted(d["origin"].rsplit(":", 1)[1] for d in letters) == ["1", "2"]  # once each
 
 
 def test_a_time_out_of_range_is_dead_lettered_not_stored(tmp_path: Path) -> None:
