@@ -1,5 +1,7 @@
 """Nothing wedges (issue 11): inputs that once stopped ingest for good, through the CLI."""
 
+import csv
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -98,3 +100,38 @@ def test_a_time_out_of_range_is_dead_lettered_not_stored(tmp_path: Path) -> None
     result = leadledger(*data, "ingest", str(stream))
     assert "received 4 = stored 1 + duplicates 0 + dead-lettered 3: reconciles" in result.stdout
     leadledger(*data, "report", "kpi")  # the projection and reports still run
+
+
+def test_report_values_cannot_run_as_formulas_or_drive_the_terminal(tmp_path: Path) -> None:
+    data = ("--data-dir", str(tmp_path / "d"))
+    evil = '=HYPERLINK("http://evil")'
+    lead = {"lead_id": "L1"}
+    stream = tmp_path / "evil.jsonl"
+    stream.write_text(
+        record("touch", "t1", channel=evil, **lead)
+        + record("touch", "t2", channel="web\x1b]0;pwned\x07\x1b[2J", **lead)
+        + record("lead_created", "c1", origin="inbound", **lead)
+        + record("stage_changed", "m1", stage="mql", **lead)
+        + record("stage_changed", "s1", stage="sql", **lead)
+        + record("deal_won", "w1", deal_id="D1", amount="100", currency="EUR", **lead)
+        + record("spend", "sp1", channel="@SUM(1)", day="2026-01-01", amount="5", currency="EUR")
+    )  # fmt: skip
+    leadledger(*data, "ingest", str(stream))
+    csv_outputs = [
+        leadledger(*data, "report", "attribution", "--model", "linear", "--format", "csv"),
+        leadledger(*data, "credits", "--model", "linear"),
+        leadledger(*data, "report", "spend", "--format", "csv"),
+    ]
+    cells = [
+        [c for row in csv.reader(io.StringIO(result.stdout)) for c in row] for result in csv_outputs
+    ]
+    for found in cells:
+        assert not [c for c in found if c[:1] in ("=", "+", "@", "\t")], found
+        assert not [c for c in found if c[:1] == "-" and not c[1:].replace(".", "").isdigit()]
+    assert f"'{evil}" in cells[0]
+    assert f"'{evil}" in cells[1]
+    assert "'@SUM(1)" in cells[2]
+    table = leadledger(*data, "report", "attribution", "--model", "linear").stdout
+    assert "\x1b" not in table
+    assert "\x07" not in table
+    assert "web\\x1b]0;pwned\\x07" in table  # shown, not obeyed
