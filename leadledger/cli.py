@@ -726,9 +726,10 @@ def deadletters_show(context: Context, letter_id: int) -> None:
 def deadletters_replay(context: Context, letter_id: int, corrected: Path | None) -> None:
     """Re-submit a dead letter (corrected, or as it was) through ingest and the projections."""
     from leadledger.codec import registry
+    from leadledger.files import json_event
     from leadledger.ingest import Ingestor, Tally
     from leadledger.intake import Intake, Received
-    from leadledger.messages import InvalidEvent, from_record, parse_event
+    from leadledger.messages import InvalidEvent, from_record
     from leadledger.pipeline import project_from_store
 
     with context.open() as (_, store, ledger):
@@ -740,7 +741,7 @@ def deadletters_replay(context: Context, letter_id: int, corrected: Path | None)
             if raw[:2] == b"\xc3\x01":  # Avro, as it came from a Kafka topic
                 message = from_record(*registry().decode(raw))
             else:
-                message = parse_event(json.loads(raw))
+                message = json_event(raw)
         except (ValueError, InvalidEvent, DecodeError) as exc:
             raise click.ClickException(f"the record still does not parse: {exc}") from None
         tally = Tally()

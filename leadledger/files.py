@@ -67,9 +67,9 @@ def _csv_raw(row: dict[Any, Any]) -> bytes:
 
 def _csv_event(row: dict[Any, Any]) -> IngestEvent:
     if None in row:
-        raise _Refused("undecodable: more cells than the header has")
+        raise Undecodable("undecodable: more cells than the header has")
     if any(_not_utf8(v) for v in row.values()) or any(_not_utf8(k) for k in row):
-        raise _Refused("undecodable: not UTF-8")
+        raise Undecodable("undecodable: not UTF-8")
     return parse_event({k: v for k, v in row.items() if k and v not in ("", None)})
 
 
@@ -92,7 +92,7 @@ def read_jsonl(path: Path) -> Iterator[FileRecord]:
             if size > MAX_RECORD_BYTES:
                 yield FileRecord(origin, line[:MAX_RECORD_BYTES], None, too_large(size))
                 continue
-            yield _settle(origin, line, partial(_json_event, line))
+            yield _settle(origin, line, partial(json_event, line))
 
 
 def _lines(handle: IO[bytes]) -> Iterator[tuple[bytes, int]]:
@@ -108,19 +108,23 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[bytes, int]]:
         yield raw.rstrip(b"\r\n"), size
 
 
-def _json_event(line: bytes) -> IngestEvent:
+def json_event(line: bytes) -> IngestEvent:
+    """The event of one JSON record (a line, or a corrected dead letter), within the bounds;
+    raises :class:`Undecodable` or :class:`InvalidEvent` saying why it is not one."""
+    if len(line) > MAX_RECORD_BYTES:
+        raise Undecodable(too_large(len(line)))
     if deep := too_deep(line):
-        raise _Refused(deep)
+        raise Undecodable(deep)
     try:
         data = json.loads(line)
     except (ValueError, RecursionError) as exc:
-        raise _Refused(f"undecodable: not JSON ({exc})") from None
+        raise Undecodable(f"undecodable: not JSON ({exc})") from None
     if not isinstance(data, dict):
-        raise _Refused(f"undecodable: expected an object, got {type(data).__name__}")
+        raise Undecodable(f"undecodable: expected an object, got {type(data).__name__}")
     return parse_event(data)
 
 
-class _Refused(Exception):
+class Undecodable(ValueError):
     """A record refused before validation; the message is its dead-letter reason."""
 
 
@@ -135,7 +139,7 @@ def _settle(origin: str, raw: bytes, decode: Callable[[], IngestEvent]) -> FileR
         return FileRecord(origin, raw[:MAX_RECORD_BYTES], None, too_large(len(raw)))
     try:
         return FileRecord(origin, raw, decode(), None)
-    except _Refused as exc:
+    except Undecodable as exc:
         return FileRecord(origin, raw, None, str(exc))
     except InvalidEvent as exc:
         return FileRecord(origin, raw, None, f"invalid: {exc}")

@@ -85,6 +85,10 @@ def test_a_poison_line_is_dead_lettered_and_ingest_goes_on(tmp_path: Path) -> No
     )
     letters = json.loads(leadledger(*data, "deadletters", "list", "--format", "json").stdout)
     assert sorted(d["origin"].rsplit(":", 1)[1] for d in letters) == ["1", "2"]  # once each
+    for letter in letters:  # replaying a poison letter says why, in one line
+        replayed = leadledger(*data, "deadletters", "replay", str(letter["id"]), check=False)
+        assert replayed.returncode == 1
+        assert "the record still does not parse: undecodable: " in replayed.stderr
 
 
 def test_a_time_out_of_range_is_dead_lettered_not_stored(tmp_path: Path) -> None:
