@@ -23,6 +23,7 @@ from leadledger.consumers.runloop import RunLoop, Throughput
 from leadledger.ingest import Ingestor, Tally
 from leadledger.intake import Intake, Received
 from leadledger.ledgerdb import LedgerDB
+from leadledger.limits import MAX_RECORD_BYTES, too_large
 from leadledger.messages import InvalidEvent, from_record
 from leadledger.store import EventStore
 
@@ -92,15 +93,25 @@ def origin_of(record: ConsumerRecord) -> str:
 
 
 def decode(schemas: SchemaRegistry, record: ConsumerRecord) -> Received:
-    """A consumed record as intake sees it: the event, or why its bytes are not one."""
+    """A consumed record as intake sees it: the event, or why its bytes are not one.
+
+    Whatever one record's bytes make the decoder or validator raise is that record's dead
+    letter: an exception escaping here would stop the consumer at the same offset on
+    every restart.
+    """
     raw = record.value or b""
+    origin = origin_of(record)
+    if len(raw) > MAX_RECORD_BYTES:
+        return Received(origin, raw[:MAX_RECORD_BYTES], None, too_large(len(raw)))
     try:
         event_type, data = schemas.decode(raw)
-        return Received(origin_of(record), raw, from_record(event_type, data))
+        return Received(origin, raw, from_record(event_type, data))
     except DecodeError as exc:
-        return Received(origin_of(record), raw, None, f"undecodable: {exc}")
+        return Received(origin, raw, None, f"undecodable: {exc}")
     except InvalidEvent as exc:
-        return Received(origin_of(record), raw, None, f"invalid: {exc}")
+        return Received(origin, raw, None, f"invalid: {exc}")
+    except Exception as exc:  # one record's failure is its dead letter, not the consumer's end
+        return Received(origin, raw, None, f"undecodable: {type(exc).__name__}: {exc}")
 
 
 def _lag(consumer: Any) -> int:

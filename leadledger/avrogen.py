@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel
 
-from leadledger.messages import MODELS
+from leadledger.limits import MAX_NESTING, MAX_RECORD_BYTES
+from leadledger.messages import EARLIEST, LATEST, MAX_UTC_OFFSET, MODELS, utc_offset_text
 
 NAMESPACE = "leadledger.events"
 TIMESTAMP = {"type": "long", "logicalType": "timestamp-micros"}
@@ -128,6 +129,21 @@ def _type_text(avro: Any) -> str:
     return str(avro)
 
 
+LIMITS = [
+    f"Bounds on one record: a record over {MAX_RECORD_BYTES} bytes (a JSON line without its",
+    f"line end, a CSV row, a Kafka value), or JSON nested deeper than {MAX_NESTING} levels, is",
+    "dead-lettered with a reason naming the bound (the dead letter keeps the record's first",
+    f"{MAX_RECORD_BYTES} bytes), and ingest goes on with the next record.",
+    "",
+    f"Times are accepted from {EARLIEST:%Y-%m-%dT%H:%M:%SZ} to {LATEST:%Y-%m-%dT%H:%M:%SZ}, "
+    "with a UTC offset",
+    f"within {utc_offset_text(-MAX_UTC_OFFSET)}..{utc_offset_text(MAX_UTC_OFFSET)}, and days from "
+    f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}. A time is ISO 8601",
+    "text with its zone (`Z` or an offset); a number (Unix seconds) is refused, because it",
+    "states no zone.",
+]
+
+
 def render_docs(schemas: dict[str, dict[str, Any]]) -> str:
     """Markdown documentation of every event type, generated from the schemas."""
     lines = [
@@ -136,6 +152,8 @@ def render_docs(schemas: dict[str, dict[str, Any]]) -> str:
         "Generated from `schemas/` by `python -m leadledger.avrogen schemas docs/events.md`;",
         "a test fails when this page and the schemas differ. Timestamps are UTC instants",
         "(send them with a time zone); money is a decimal with at most 4 places.",
+        "",
+        *LIMITS,
         "",
     ]
     for name, schema in sorted(schemas.items()):

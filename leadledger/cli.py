@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -18,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from leadledger.codec import DecodeError
 from leadledger.config import (
@@ -33,6 +30,8 @@ from leadledger.config import (
 )
 from leadledger.kpi_report import GROUPS as KPI_GROUPS
 from leadledger.ledgerdb import CheckpointMoved, LedgerDB
+from leadledger.output import SafeTable as Table  # source values shown as text, never obeyed
+from leadledger.output import csv_text, safe_markup
 from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
 from leadledger.projections.definitions import load as load_definitions
@@ -215,14 +214,14 @@ def publish(file: Path, bootstrap_servers: str, topic_prefix: str) -> None:
     records = list(read_records(file))
     invalid = [r for r in records if r.message is None]
     for record in invalid:
-        err.print(f"[red]not sent[/red] {record.origin}: {record.error}")
+        err.print(f"[red]not sent[/red] {safe_markup(f'{record.origin}: {record.error}')}")
     valid = [r.message for r in records if r.message is not None]
     with Publisher(kafka) as publisher:
         report = _with_progress(
             "publishing", len(valid), lambda step: publisher.publish(valid, progress=step)
         )
     for event_id, reason in report.failed:
-        err.print(f"[red]failed[/red] {event_id}: {reason}")
+        err.print(f"[red]failed[/red] {safe_markup(f'{event_id}: {reason}')}")
     out.print(
         f"published {report.sent} events to {kafka.ingest_topic} "
         f"({len(invalid)} invalid lines not sent, {len(report.failed)} failed)"
@@ -749,9 +748,10 @@ def deadletters_show(context: Context, letter_id: int) -> None:
 def deadletters_replay(context: Context, letter_id: int, corrected: Path | None) -> None:
     """Re-submit a dead letter (corrected, or as it was) through ingest and the projections."""
     from leadledger.codec import registry
+    from leadledger.files import json_event
     from leadledger.ingest import Ingestor, Tally
     from leadledger.intake import Intake, Received
-    from leadledger.messages import InvalidEvent, from_record, parse_event
+    from leadledger.messages import InvalidEvent, from_record
     from leadledger.pipeline import project_from_store
 
     with context.open() as (_, store, ledger):
@@ -763,7 +763,7 @@ def deadletters_replay(context: Context, letter_id: int, corrected: Path | None)
             if raw[:2] == b"\xc3\x01":  # Avro, as it came from a Kafka topic
                 message = from_record(*registry().decode(raw))
             else:
-                message = parse_event(json.loads(raw))
+                message = json_event(raw)
         except (ValueError, InvalidEvent, DecodeError) as exc:
             raise click.ClickException(f"the record still does not parse: {exc}") from None
         tally = Tally()
@@ -871,11 +871,7 @@ def _print_attribution(data: dict[str, Any], fmt: str) -> None:
 
 
 def _echo_csv(columns: list[str], rows: list[dict[str, Any]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    click.echo(buffer.getvalue(), nl=False)
+    click.echo(csv_text(columns, rows), nl=False)
 
 
 def _count_lines(path: Path) -> int:
@@ -908,13 +904,13 @@ def main() -> None:
         exc.show()
         raise SystemExit(exc.exit_code) from None
     except KNOWN_ERRORS as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {safe_markup(str(exc))}")
         raise SystemExit(1) from None
     except Exception as exc:  # a bug: say so in one line; the traceback is opt-in
         if os.environ.get("LEADLEDGER_DEBUG"):
             raise
         err.print(
-            f"[red]internal error:[/red] {type(exc).__name__}: {exc} "
+            f"[red]internal error:[/red] {type(exc).__name__}: {safe_markup(str(exc))} "
             "(set LEADLEDGER_DEBUG=1 for the traceback, and please report it)"
         )
         raise SystemExit(70) from None

@@ -90,7 +90,9 @@ class SchemaRegistry:
         writer = self._by_fingerprint.get(data[2:HEADER_SIZE])
         if writer is None:
             raise DecodeError(f"unknown writer schema fingerprint {data[2:HEADER_SIZE].hex()}")
-        reader = self._by_name[writer.name]
+        reader = self._by_name.get(writer.name)
+        if reader is None:  # a released writer of a type this build no longer reads
+            raise DecodeError(f"event type {writer.name!r} is no longer read by this build")
         # Resolving a writer against an identical reader costs a third of decoding: skip it.
         resolve = None if reader is writer else reader.parsed
         try:

@@ -1,15 +1,24 @@
-"""Reading ingest records from JSON Lines files, one outcome per line."""
+"""Reading ingest records from JSON Lines and CSV files, one outcome per record.
+
+Every record ends as an event or as an error that becomes its dead letter: no record, however
+malformed, stops the file (see :mod:`leadledger.limits` for the bounds on one record).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import IO, Any
 
+from leadledger.limits import MAX_RECORD_BYTES, too_deep, too_large
 from leadledger.messages import IngestEvent, InvalidEvent, parse_event
+
+CHUNK = 1 << 20  # bytes read at a time while skipping the rest of an over-long line
 
 
 @dataclass(frozen=True)
@@ -29,44 +38,110 @@ def read_records(path: Path) -> Iterator[FileRecord]:
 
 def read_csv(path: Path) -> Iterator[FileRecord]:
     """Records of a CSV file with a header row; empty cells are absent fields, so one file
-    may mix event types (a ``type`` column says which)."""
+    may mix event types (a ``type`` column says which).
+
+    Bytes that are not UTF-8 are carried through (``surrogateescape``) so that only the
+    rows holding them are refused, and the dead letter keeps the bytes as they were.
+    """
     path = path.resolve()
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
         reader = csv.DictReader(handle)
-        for row in reader:
-            origin = f"{path}:{reader.line_num}"
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="").writerow(row.values())
-            raw = buffer.getvalue().encode()
-            data = {k: v for k, v in row.items() if k and v not in ("", None)}
-            if None in row:
-                yield FileRecord(origin, raw, None, "undecodable: more cells than the header has")
-                continue
+        while True:
             try:
-                yield FileRecord(origin, raw, parse_event(data), None)
-            except InvalidEvent as exc:
-                yield FileRecord(origin, raw, None, f"invalid: {exc}")
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a cell over the csv module's field limit
+                origin = f"{path}:{reader.reader.line_num}"  # the DictReader's is stale
+                yield FileRecord(origin, b"", None, f"undecodable: not CSV ({exc})")
+                continue
+            yield _settle(f"{path}:{reader.line_num}", _csv_raw(row), partial(_csv_event, row))
+
+
+def _csv_raw(row: dict[Any, Any]) -> bytes:
+    cells = [*(v for k, v in row.items() if k is not None), *(row.get(None) or [])]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(cells)
+    return buffer.getvalue().encode("utf-8", errors="surrogateescape")
+
+
+def _csv_event(row: dict[Any, Any]) -> IngestEvent:
+    if None in row:
+        raise Undecodable("undecodable: more cells than the header has")
+    if any(_not_utf8(v) for v in row.values()) or any(_not_utf8(k) for k in row):
+        raise Undecodable("undecodable: not UTF-8")
+    return parse_event({k: v for k, v in row.items() if k and v not in ("", None)})
+
+
+def _not_utf8(text: Any) -> bool:
+    return isinstance(text, str) and any("\udc80" <= c <= "\udcff" for c in text)
 
 
 def read_jsonl(path: Path) -> Iterator[FileRecord]:
-    """Records of a JSON Lines file; origins name the absolute path, so reconcile finds them."""
+    """Records of a JSON Lines file; origins name the absolute path, so reconcile finds them.
+
+    Lines are read at most ``MAX_RECORD_BYTES`` at a time: a longer line is refused and
+    skipped without being held in memory whole.
+    """
     path = path.resolve()
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip(b"\r\n")
+        for number, (line, size) in enumerate(_lines(handle), start=1):
             if not line.strip():
                 continue
             origin = f"{path}:{number}"
-            try:
-                data = json.loads(line)
-            except ValueError as exc:
-                yield FileRecord(origin, line, None, f"undecodable: not JSON ({exc})")
+            if size > MAX_RECORD_BYTES:
+                yield FileRecord(origin, line[:MAX_RECORD_BYTES], None, too_large(size))
                 continue
-            if not isinstance(data, dict):
-                kind = type(data).__name__
-                yield FileRecord(origin, line, None, f"undecodable: expected an object, got {kind}")
-                continue
-            try:
-                yield FileRecord(origin, line, parse_event(data), None)
-            except InvalidEvent as exc:
-                yield FileRecord(origin, line, None, f"invalid: {exc}")
+            yield _settle(origin, line, partial(json_event, line))
+
+
+def _lines(handle: IO[bytes]) -> Iterator[tuple[bytes, int]]:
+    """Each line without its line end, cut to just over the bound, and its full size."""
+    while raw := handle.readline(MAX_RECORD_BYTES + 2):  # room for the bound and \r\n
+        size, tail = len(raw), raw
+        if not raw.endswith(b"\n"):  # over-long (or the last line): count the rest, keep none
+            while rest := handle.readline(CHUNK):
+                size, tail = size + len(rest), rest
+                if rest.endswith(b"\n"):
+                    break
+        size -= len(tail) - len(tail.rstrip(b"\r\n"))
+        yield raw.rstrip(b"\r\n"), size
+
+
+def json_event(line: bytes) -> IngestEvent:
+    """The event of one JSON record (a line, or a corrected dead letter), within the bounds;
+    raises :class:`Undecodable` or :class:`InvalidEvent` saying why it is not one."""
+    if len(line) > MAX_RECORD_BYTES:
+        raise Undecodable(too_large(len(line)))
+    if deep := too_deep(line):
+        raise Undecodable(deep)
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise Undecodable(f"undecodable: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise Undecodable(f"undecodable: expected an object, got {type(data).__name__}")
+    return parse_event(data)
+
+
+class Undecodable(ValueError):
+    """A record refused before validation; the message is its dead-letter reason."""
+
+
+def _settle(origin: str, raw: bytes, decode: Callable[[], IngestEvent]) -> FileRecord:
+    """The record of ``raw``: its event, or the reason it cannot be one.
+
+    Anything a single record's bytes make the decoder or validator raise is that record's
+    dead letter, not the end of the file: the last ``except`` names the exception so the
+    reason still says what went wrong.
+    """
+    if len(raw) > MAX_RECORD_BYTES:
+        return FileRecord(origin, raw[:MAX_RECORD_BYTES], None, too_large(len(raw)))
+    try:
+        return FileRecord(origin, raw, decode(), None)
+    except Undecodable as exc:
+        return FileRecord(origin, raw, None, str(exc))
+    except InvalidEvent as exc:
+        return FileRecord(origin, raw, None, f"invalid: {exc}")
+    except Exception as exc:  # one record's failure is its dead letter, not the file's end
+        return FileRecord(origin, raw, None, f"undecodable: {type(exc).__name__}: {exc}")

@@ -150,6 +150,9 @@ dead_letters = sa.Table(
     sa.Column("payload", sa.LargeBinary, nullable=False),
     sa.Column("dead_lettered_at", Timestamp, nullable=False),
     sa.Column("replayed_at", Timestamp, comment="set when a corrected record was re-submitted"),
+    # One dead letter per origin (file:line, topic/partition/offset): re-ingesting a file
+    # or re-delivering an offset must not list a record twice.
+    sa.Index("ll_dead_letters_origin", "origin", unique=True),
 )
 
 parked = sa.Table(
@@ -239,6 +242,7 @@ class LedgerDB:
                 if attempt == 9:
                     raise
                 time.sleep(0.05 * (attempt + 1))
+        _unique_dead_letter_origins(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -279,22 +283,28 @@ class LedgerDB:
         self.commit((), name, {stream: position})
 
     def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Record dead letters, one per origin: the same record dead-lettered again (a file
+        ingested twice, an offset re-delivered) leaves one row; a different record or
+        reason at that origin (the file was edited) replaces what the row says."""
         if not letters:
             return
         now = datetime.now(UTC)
+        by_origin = {d.origin: d for d in letters}  # one row per origin, even within a batch
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(dead_letters)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[dead_letters.c.origin],
+            set_={"reason": stmt.excluded.reason, "payload": stmt.excluded.payload,
+                  "dead_lettered_at": stmt.excluded.dead_lettered_at, "replayed_at": None},
+            where=(dead_letters.c.reason != stmt.excluded.reason)
+            | (dead_letters.c.payload != stmt.excluded.payload),
+        )  # fmt: skip
+        rows = [
+            {"origin": d.origin, "reason": d.reason, "payload": d.payload, "dead_lettered_at": now}
+            for d in by_origin.values()
+        ]
         with self.engine.begin() as conn:
-            conn.execute(
-                dead_letters.insert(),
-                [
-                    {
-                        "origin": d.origin,
-                        "reason": d.reason,
-                        "payload": d.payload,
-                        "dead_lettered_at": now,
-                    }
-                    for d in letters
-                ],
-            )
+            conn.execute(stmt, rows)
 
     def park(self, waiting: Sequence[Parked]) -> None:
         if not waiting:
@@ -537,6 +547,21 @@ class LedgerDB:
             index_elements=[checkpoints.c.name, checkpoints.c.stream],
             set_={"position": stmt.excluded.position},
         )
+
+
+def _unique_dead_letter_origins(engine: sa.Engine) -> None:
+    """Give a ledger made before dead letters were unique per origin its unique index,
+    keeping the first (lowest id) of each origin's repeated rows."""
+    found = sa.inspect(engine).get_indexes(dead_letters.name)
+    if any(index["name"] == "ll_dead_letters_origin" for index in found):
+        return
+    first = sa.select(sa.func.min(dead_letters.c.id)).group_by(dead_letters.c.origin)
+    with engine.begin() as conn:
+        conn.execute(dead_letters.delete().where(dead_letters.c.id.not_in(first)))
+        conn.execute(sa.text(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS ll_dead_letters_origin ON {dead_letters.name} "
+            "(origin)"
+        ))  # fmt: skip
 
 
 def _parked(row: Any) -> Parked:

@@ -8,21 +8,96 @@ the two identical, so each event type is defined once.
 
 from __future__ import annotations
 
-from datetime import UTC, date
+import re
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from leadledger.domain.funnel import Reason
+
+# Times a source may report. Outside them a time is a typo or a sentinel (0001-01-01,
+# 9999-12-31), and at the extremes its UTC instant does not exist: such a record used to be
+# stored and then stop the projection with OverflowError. Real zones lie within +-14:00.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+MAX_UTC_OFFSET = timedelta(hours=14)
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _not_a_number(what: str, example: str) -> BeforeValidator:
+    """Refuse a number (or a string of digits) where a time or day belongs: pydantic would
+    read it as Unix seconds in UTC, a zone the source never stated."""
+
+    def refuse(value: Any) -> Any:
+        if isinstance(value, int | float | Decimal) or (
+            isinstance(value, str) and _NUMBER.fullmatch(value)
+        ):
+            raise PydanticCustomError(
+                "not_a_number", "a number is not a {what}: send ISO 8601 text, e.g. {example}",
+                {"what": what, "example": example},
+            )  # fmt: skip
+        return value
+
+    return BeforeValidator(refuse)
+
+
+def _time_in_range(value: datetime) -> datetime:
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise PydanticCustomError(
+            "time_offset",
+            "UTC offset {offset} is outside -14:00..+14:00",
+            {"offset": utc_offset_text(offset)},
+        )
+    # The local year first: converting year 1 or 9999 to UTC may itself overflow.
+    if not EARLIEST.year <= value.year <= LATEST.year or not EARLIEST <= value <= LATEST:
+        raise PydanticCustomError(
+            "time_range",
+            "{time} is outside the accepted times, 1970-01-01T00:00:00Z to 2999-12-31T23:59:59Z",
+            {"time": value.isoformat()},
+        )
+    return value
+
+
+def _day_in_range(value: date) -> date:
+    if not EARLIEST.year <= value.year <= LATEST.year:
+        raise PydanticCustomError(
+            "day_range",
+            "{day} is outside the accepted days, 1970-01-01 to 2999-12-31",
+            {"day": value.isoformat()},
+        )
+    return value
+
+
+def utc_offset_text(offset: timedelta) -> str:
+    """``+05:30`` for five and a half hours east of UTC."""
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+Moment = Annotated[
+    AwareDatetime,
+    _not_a_number("time", "2026-03-01T12:00:00Z (a time carries its zone)"),
+    AfterValidator(_time_in_range),
+]
+"""An instant with its zone, from 1970 to 2999 UTC and an offset within +-14:00."""
+Day = Annotated[date, _not_a_number("day", "2026-03-01"), AfterValidator(_day_in_range)]
+"""A calendar day from 1970-01-01 to 2999-12-31."""
+
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Note = Annotated[str, Field(max_length=2000)]
@@ -45,7 +120,7 @@ class IngestEvent(BaseModel):
     type: str
 
     event_id: Text = Field(description="The producer's idempotency key: a re-sent fact keeps it.")
-    occurred_at: AwareDatetime = Field(description="When it happened at the source.")
+    occurred_at: Moment = Field(description="When it happened at the source.")
     source_system: Text = Field(description="The reporting system, e.g. google_ads, hubspot.")
 
     def fields(self) -> dict[str, Any]:
@@ -254,7 +329,7 @@ class Spend(IngestEvent):
     type: Literal["spend"] = "spend"
     channel: Text
     campaign: Text | None = None
-    day: date
+    day: Day
     amount: Money
     currency: Currency
 

@@ -26,10 +26,6 @@ from leadledger.wire import STREAM_VERSION, WireEvent, from_stored, to_wire
 __all__ = ["EventStore", "IntegrityError", "open_store"]
 
 
-# The walking skeleton's stream-opening events, stored before Stream.Opened existed.
-LEGACY_OPENED_TOPICS = ("leadledger.domain.lead:Lead.Opened",)
-
-
 class DateAsISO(Transcoding):
     type = date
     name = "date_iso"
@@ -70,7 +66,8 @@ class EventStore(Application[UUID]):
         recorder = self.recorder
         assert isinstance(recorder, ApplicationRecorder)
         self.ordered_log: ApplicationRecorder = recorder
-        self._opened: set[UUID] | None = None
+        self._opened: dict[type[Stream], set[UUID]] = {}
+        self._contested: set[UUID] = set()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -81,12 +78,12 @@ class EventStore(Application[UUID]):
         """The stream of ``key``, or None if it has never been opened.
 
         Most keys an ingest batch names are new; asking the database about each costs two
-        queries (snapshot, then events). So the store keeps the set of opened streams,
-        read once from its own log. The set may lag another writer: then the new stream
-        conflicts with the rival's on save, and the caller's retry finds it.
+        queries (snapshot, then events). So the store keeps, per stream kind, the set of
+        opened streams, read once from its own log. The set may lag another writer: then
+        the new stream conflicts with the rival's on save, and the caller's retry finds it.
         """
         stream_id = stream_uuid(kind.KIND, key)
-        if stream_id not in self._opened_streams():
+        if stream_id not in self._opened_streams(kind) and stream_id not in self._contested:
             return None
         try:
             found: Stream = self.repository.get(stream_id)
@@ -96,26 +93,37 @@ class EventStore(Application[UUID]):
         return found
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
+        streams = [obj for obj in objs if isinstance(obj, Stream)]
         try:
             recordings = super().save(*objs, **kwargs)
         except IntegrityError:
-            self._opened = None  # another writer got there first: re-read on next find
+            # Another writer got there first. Re-read the log on the next find, and ask the
+            # repository about these streams whatever the log says, so the retry loads
+            # the rival's version instead of opening the stream a second time.
+            self._opened.clear()
+            self._contested.update(stream.id for stream in streams)
             raise
-        opened = self._opened_streams()
-        opened.update(obj.id for obj in objs if isinstance(obj, Stream))
+        for stream in streams:
+            self._opened_streams(type(stream)).add(stream.id)
         return recordings
 
-    def _opened_streams(self) -> set[UUID]:
-        if self._opened is None:
-            topics = [get_topic(Stream.Opened), *LEGACY_OPENED_TOPICS]
-            self._opened = set()
+    def _opened_streams(self, kind: type[Stream]) -> set[UUID]:
+        """The ids of ``kind``'s opened streams.
+
+        eventsourcing gives each aggregate class its own copy of the nested event
+        classes, so a stream is opened under its own kind's topic (``Spend.Opened``,
+        ``Visitor.Opened``, ...), never under ``Stream.Opened``: read that topic.
+        """
+        opened = self._opened.get(kind)
+        if opened is None:
+            opened = self._opened[kind] = set()
             after = 0
             while page := self.ordered_log.select_notifications(
-                start=after, limit=10_000, topics=topics, inclusive_of_start=False
+                start=after, limit=10_000, topics=[get_topic(kind.Opened)], inclusive_of_start=False
             ):
-                self._opened.update(UUID(str(n.originator_id)) for n in page)
+                opened.update(UUID(str(n.originator_id)) for n in page)
                 after = page[-1].id
-        return self._opened
+        return opened
 
     def find_lead(self, lead_key: str) -> Lead | None:
         lead = self.find(Lead, lead_key)

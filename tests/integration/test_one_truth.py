@@ -153,8 +153,8 @@ def test_every_delivery_path_gives_the_read_models_of_one_clean_build(
                 keys = conn.execute(sa.select(table.c.source_system, table.c.event_id)).all()
                 assert len(keys) == len(set(keys)), f"{table.name} holds a key twice"
         touches = {(r.source_system, r.event_id) for r in ledger.select(TABLES["touches"])}
-        sent = {(r["source_system"], r["event_id"]) for r in records if r["type"] == "touch"}
-        assert touches == sent | {("crm", "fix-me")}  # the corrected dead letter among them
+        given = {(r["source_system"], r["event_id"]) for r in records if r["type"] == "touch"}
+        assert touches == given | {("crm", "fix-me")}  # the corrected dead letter among them
     finally:
         ledger.close()
         store.close()
