@@ -5,6 +5,7 @@ aggregate class stores its opening under its own topic (``Spend.Opened``), so a 
 re-opened existing spend, target and visitor streams from version 1 and crashed.
 """
 
+import json
 from collections.abc import Callable
 from typing import Any
 
