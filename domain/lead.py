@@ -7,8 +7,10 @@ Facts are judged by the time they happened, not by when they arrived. The lead k
 *timeline*: every funnel fact (all but touches) with its ``occurred_at`` and its stream
 version, ordered by occurred time, ties broken by stream version (arrival order). A fact
 that happened after everything known is checked against the lead's current position; a
-late one is put in its place and the whole timeline is walked again: it is stored if the
-timeline stays legal, so a late ``mql_accepted`` that was legal when it happened is kept.
+late one is put in its place and judged with the facts that happened before it (so a
+late ``mql_accepted`` that was legal when it happened is kept), and the later facts must
+still pass their guards (no second win of one deal). A fact refused because a fact it
+needs has not arrived yet waits in intake and is retried (``leadledger/intake.py``).
 """
 
 from __future__ import annotations
@@ -83,16 +85,25 @@ class Funnel:
         if handler is not None:
             handler(self, fields)
 
-    def walk(self, timeline: list[Step]) -> None:
-        """Reset, then take every step of ``timeline`` in order, checking each."""
-        self.reset()
-        for at, _version, name, fields in timeline:
-            try:
-                self.allows(name, fields)
-            except RuleViolation as refusal:
-                raise Refusal(name, fields, at, refusal.reason) from None
-            self.take(name, fields)
+    def walk(self, timeline: list[Step], judged: int | None = None) -> None:
+        """Reset, then take every step of ``timeline`` in order.
 
+        With ``judged``, that step (a late fact) must be legal after the steps before it,
+        and the steps after it must still pass their guards (a second win of one deal is
+        impossible in any order). The funnel table is not re-applied to the later steps:
+        facts between them may still be on their way, and they were legal when stored.
+        """
+        self.reset()
+        for index, (at, _version, name, fields) in enumerate(timeline):
+            if judged is not None and index >= judged:
+                try:
+                    if index == judged:
+                        self.allows(name, fields)
+                    elif (guard := GUARDS.get(name)) is not None:
+                        guard(self, fields)
+                except RuleViolation as refusal:
+                    raise Refusal(name, fields, at, refusal.reason) from None
+            self.take(name, fields)
 
 class Refusal(RuleViolation):
     """A step of a timeline walk that the funnel refused, and which step it was."""
@@ -266,7 +277,7 @@ class Lead(Stream, Funnel):
         scratch = Funnel()
         scratch.stream_key = self.stream_key
         try:
-            scratch.walk(timeline)
+            scratch.walk(timeline, judged=timeline.index(step))
         except Refusal as refusal:
             key = move_key(fact.NAME, fields)
             when = fields["occurred_at"].isoformat()

@@ -1,16 +1,18 @@
 """A messy stream on the real broker settles into the same read models as a clean one.
 
-The messy stream has every record of the clean one, shuffled (out of order, late), a tenth
+The messy stream has every record of the clean one (hand-over facts included: acceptances,
+rejections, attempts, confirmations, disqualifications, recycles), shuffled (out of
+order, late) across two ingest consumers, a tenth
 of them sent twice, plus bytes that are not Avro, Avro of an unknown schema, and a record
 that fails validation; visitors are identified before or after their touches. Afterwards
-reconcile accounts for every record on the topic, and the attribution reports equal those
-built from the clean stream ingested in order.
+reconcile accounts for every record on the topic, and the attribution, SLA and KPI reports
+equal those built from the clean stream ingested in order.
 """
 
 import json
 import random
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +28,14 @@ from leadledger.consumers.runloop import RunLoop
 from leadledger.files import read_jsonl
 from leadledger.ingest import Tally
 from leadledger.kafka import topic_size
+from leadledger.kpi_report import kpi_report
 from leadledger.ledgerdb import LedgerDB
 from leadledger.pipeline import ingest_file, project_from_store
 from leadledger.projections.definitions import DEFAULTS
 from leadledger.publisher import Publisher
 from leadledger.readmodels import served
 from leadledger.reports import attribution_report
+from leadledger.sla_report import sla_report
 from leadledger.store import open_store
 
 pytestmark = pytest.mark.kafka
@@ -75,22 +79,27 @@ def ingest_with_two_consumers(kafka: Kafka, database: Database) -> list[Tally]:
 
 
 def reports(ledger: LedgerDB) -> list[dict[str, Any]]:
-    return [
-        attribution_report(ledger, served(ledger), model, DEFAULTS, kind=kind)
-        for model, kind in REPORTS
-    ]
+    """Attribution under several models, SLA verdicts clock by clock, and KPIs."""
+    model = served(ledger)
+    found = [attribution_report(ledger, model, method, DEFAULTS, kind=kind)
+             for method, kind in REPORTS]  # fmt: skip
+    found.append(sla_report(ledger, model, NOW, by="clock-row"))
+    found.extend(kpi_report(ledger, model, by=by) for by in ("all", "channel"))
+    return found
 
 
-HANDOVER = {"assigned", "mql_accepted", "mql_rejected", "contact_attempted", "sql_confirmed"}
+HANDOVER = {"assigned", "mql_accepted", "mql_rejected", "contact_attempted", "sql_confirmed",
+            "disqualified", "recycled"}  # fmt: skip
+NOW = datetime(2026, 9, 1, tzinfo=UTC)
 
 
 def test_messy_stream_reconciles_and_matches_the_clean_one(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    # The sales hand-over (accept, contacts, confirm) is left out: shuffled, an acceptance can
-    # arrive after the lead moved on to SQL, and the funnel rightly refuses it for good.
-    clean = [r for r in demo.generate(leads=80, seed=11) if r["type"] not in HANDOVER]
-    clean += visitors(20)
+    # Every hand-over fact is in: shuffled, an acceptance arrives after the lead moved on
+    # to SQL, and is judged at the time it happened.
+    clean = demo.generate(leads=80, seed=11) + visitors(20)
+    assert {r["type"] for r in clean} >= HANDOVER
     clean_file = tmp_path / "clean.jsonl"
     clean_file.write_text("".join(json.dumps(r) + "\n" for r in clean), encoding="utf-8")
 
