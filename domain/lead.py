@@ -105,6 +105,7 @@ class Funnel:
                     raise Refusal(name, fields, at, refusal.reason) from None
             self.take(name, fields)
 
+
 class Refusal(RuleViolation):
     """A step of a timeline walk that the funnel refused, and which step it was."""
 
