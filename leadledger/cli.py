@@ -617,18 +617,24 @@ def drop(context: Context, name: str) -> None:
 @cli.command()
 @pass_context
 def models(context: Context) -> None:
-    """List the read models: which is served, their definitions, bounds and progress."""
+    """List the read models: which is served, their definitions, bounds and progress. A
+    read model whose stored definitions no longer load is listed as broken, with why."""
     from leadledger import readmodels
 
     with context.ledger() as ledger:
         serving = readmodels.served(ledger).name
         table = Table("name", "served", "status", "bounds", "definitions", "position")
-        for model in readmodels.all_models(ledger):
+        found = readmodels.all_models(ledger)
+        for model in found:
             positions = ledger.positions(model.checkpoint)
             table.add_row(model.name, "*" if model.name == serving else "", model.status,
-                          model.bounds(), model.definitions.hash,
+                          model.bounds(), "-" if model.problem else model.definitions.hash,
                           ", ".join(f"{k} {v}" for k, v in sorted(positions.items())))  # fmt: skip
     out.print(table)
+    for model in found:
+        if model.problem:
+            out.print(f"{model.name} is broken: its definitions {model.problem}; drop it "
+                      f"(leadledger drop {model.name}) and replay fixed ones")  # fmt: skip
 
 
 @cli.command("diff")
@@ -643,7 +649,7 @@ def diff_command(context: Context, a: str, b: str, fmt: str) -> None:
     from leadledger.diff import diff
 
     with context.ledger() as ledger:
-        data = diff(ledger, readmodels.get(ledger, a), readmodels.get(ledger, b))
+        data = diff(ledger, readmodels.chosen(ledger, a), readmodels.chosen(ledger, b))
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return

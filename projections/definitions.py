@@ -411,7 +411,7 @@ def load(path: Path | None) -> Definitions:
     try:
         definitions = Definitions.model_validate(data)
     except ValidationError as exc:
-        raise DefinitionsError(f"{path}: {problem(exc)}") from None
+        raise DefinitionsError(f"{path}: {one_line(exc)}") from None
     except RecursionError:
         raise DefinitionsError(f"{path}: values nested too deeply") from None
     try:
@@ -421,7 +421,7 @@ def load(path: Path | None) -> Definitions:
     return definitions
 
 
-def problem(exc: ValidationError) -> str:
+def one_line(exc: ValidationError) -> str:
     """The first error of a validation, on one line: where (the key) and why."""
     first = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in first["loc"])
