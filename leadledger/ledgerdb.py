@@ -472,6 +472,17 @@ class LedgerDB:
             set_={"position": stmt.excluded.position},
         )
 
+    @staticmethod
+    def holds_engine_tables(url: str) -> bool:
+        """Whether the database at ``url`` has any of the ledger's tables, found without
+        creating them (as opening a LedgerDB would): commands that only read refuse a
+        database the engine never wrote to."""
+        engine = sa.create_engine(url)
+        try:
+            return bool(set(sa.inspect(engine).get_table_names()) & set(metadata.tables))
+        finally:
+            engine.dispose()
+
 
 def _parked(row: Any) -> Parked:
     return Parked(row.origin, row.slot, row.payload, row.event_json, row.reason,
