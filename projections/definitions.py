@@ -148,7 +148,12 @@ def _probe(name: str, params: dict[str, Any]) -> None:
                             milestones=milestones)  # fmt: skip
     try:
         weights = spec.fn(path, conversion, {**spec.defaults, **params})
-    except (ArithmeticError, ValueError, TypeError, LookupError) as exc:
+    except ArithmeticError:
+        raise ValueError(
+            f"model {name!r}: its parameters give no weight to any touch of a sample path "
+            "(six touches a day apart)"
+        ) from None
+    except (ValueError, TypeError, LookupError) as exc:
         raise ValueError(f"model {name!r}: its parameters do not work: {exc}") from None
     if any(weight < 0 for weight in weights):
         raise ValueError(f"model {name!r}: its parameters give a touch a negative share")

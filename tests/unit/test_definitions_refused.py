@@ -28,6 +28,7 @@ REFUSED = [
     (f"{MODELS}.time_decay]\nhalf_life_days = 0", "'half_life_days'", "0 is not a number of days"),
     (f"{MODELS}.time_decay]\nhalf_life_days = -1", "'half_life_days'", "not a number of days"),
     (f"{MODELS}.time_decay]\nhalf_life_days = nan", "'half_life_days'", "not a finite number"),
+    (f"{MODELS}.time_decay]\nhalf_life_days = 0.0001", "'time_decay'", "no weight to any touch"),
     (f"{MODELS}.position_based]\nfirst = inf", "'first'", "inf is not a finite number"),
     (f"{MODELS}.position_based]\nfirst = 0.7\nlast = 0.7", "'position_based'", "negative share"),
     (f"{MODELS}.w_shaped]\nmilestone_share = 0.4", "'w_shaped'", "negative share"),
