@@ -63,6 +63,11 @@ class Context:
     def database(self) -> Database:
         return Database.from_settings(self.data_dir, self.database_url)
 
+    def require_data(self) -> None:
+        """First call of every command that only reads: no data here is an error, and
+        nothing is created (see ``Database.require_data``)."""
+        self.database().require_data(LedgerDB.holds_engine_tables)
+
     @contextmanager
     def ledger(self) -> Iterator[LedgerDB]:
         ledger = LedgerDB(self.database().ledger_url())
@@ -115,7 +120,8 @@ def with_kafka(fn: Callable[..., Any]) -> Callable[..., Any]:
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar=DATA_DIR_ENV,
-    help=f"Embedded mode's data directory (env {DATA_DIR_ENV}; default {default_data_dir()}).",
+    help=f"Embedded mode's data directory (env {DATA_DIR_ENV}; default {default_data_dir()}). "
+    "Commands that only read refuse one that holds no leadledger data.",
 )
 @click.option(
     "--database-url",
@@ -310,7 +316,7 @@ def run_projection(
 
 @cli.group()
 def report() -> None:
-    """Print a report from the read models."""
+    """Print a report from the read models (refused where no data was ever stored)."""
 
 
 definitions_option = click.option(
@@ -348,6 +354,7 @@ def report_attribution(
     definitions_file: Path | None, read_model_name: str | None, fmt: str,
 ) -> None:  # fmt: skip
     """Credit per channel, campaign or source for one kind of conversion."""
+    context.require_data()
     from leadledger.reports import attribution_report
 
     with context.ledger() as ledger:
@@ -369,6 +376,7 @@ def report_spend(
     read_model_name: str | None, fmt: str,
 ) -> None:  # fmt: skip
     """Spend against attributed leads, MQLs and deals: CPL, cost per MQL and deal, ROAS."""
+    context.require_data()
     from leadledger.reports import spend_report
 
     with context.ledger() as ledger:
@@ -399,6 +407,7 @@ def credits(
     read_model_name: str | None,
 ) -> None:  # fmt: skip
     """Print the credit ledger as CSV: one row per credit, with model and definitions hash."""
+    context.require_data()
     from leadledger.reports import credits_for, ledger_rows
 
     with context.ledger() as ledger:
@@ -418,6 +427,7 @@ def explain_command(
     read_model_name: str | None,
 ) -> None:  # fmt: skip
     """Show one conversion's path, each touch's credit, and why (JSON)."""
+    context.require_data()
     from leadledger.reports import explain
 
     with context.ledger() as ledger:
@@ -462,6 +472,7 @@ def report_sla(
     disqualified only after SQL), each breach with its lead and rep, and the open clocks
     at risk. --by clock-row lists every clock: lead, cycle, clock, started, due, ended,
     working seconds, verdict."""
+    context.require_data()
     from leadledger import readmodels
     from leadledger.sla_report import sla_report
 
@@ -525,6 +536,7 @@ def report_kpi(
 ) -> None:
     """Funnel counts, conversion rates, win rate, ACV, cycle length, CPL, CAC, LTV, ROMI,
     NRR, plan attainment and more: the definitions' formulas per period and group."""
+    context.require_data()
     from leadledger import readmodels
     from leadledger.kpi_report import kpi_report
 
@@ -556,7 +568,8 @@ def report_kpi(
 @cli.command()
 @click.option("--definitions", "definitions_file", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The TOML definitions to build the read model under.")  # fmt: skip
+              help="The TOML definitions to build the read model under (checked when "
+                   "loaded: a value that means nothing is refused, naming its key).")  # fmt: skip
 @click.option("--name", help="Name of the new read model (default: the definitions' hash).")
 @click.option("--as-of", metavar="TIME", callback=_instant,
               help="Only events the engine had recorded by TIME (its recorded time).")  # fmt: skip
@@ -638,18 +651,25 @@ def drop(context: Context, name: str) -> None:
 @cli.command()
 @pass_context
 def models(context: Context) -> None:
-    """List the read models: which is served, their definitions, bounds and progress."""
+    """List the read models: which is served, their definitions, bounds and progress. A
+    read model whose stored definitions no longer load is listed as broken, with why."""
+    context.require_data()
     from leadledger import readmodels
 
     with context.ledger() as ledger:
         serving = readmodels.served(ledger).name
         table = Table("name", "served", "status", "bounds", "definitions", "position")
-        for model in readmodels.all_models(ledger):
+        found = readmodels.all_models(ledger)
+        for model in found:
             positions = ledger.positions(model.checkpoint)
             table.add_row(model.name, "*" if model.name == serving else "", model.status,
-                          model.bounds(), model.definitions.hash,
+                          model.bounds(), "-" if model.problem else model.definitions.hash,
                           ", ".join(f"{k} {v}" for k, v in sorted(positions.items())))  # fmt: skip
     out.print(table)
+    for model in found:
+        if model.problem:
+            out.print(f"{model.name} is broken: its definitions {model.problem}; drop it "
+                      f"(leadledger drop {model.name}) and replay fixed ones")  # fmt: skip
 
 
 @cli.command("diff")
@@ -660,11 +680,12 @@ def models(context: Context) -> None:
 @pass_context
 def diff_command(context: Context, a: str, b: str, fmt: str) -> None:
     """What changed from read model A to read model B: per conversion, lead and KPI."""
+    context.require_data()
     from leadledger import readmodels
     from leadledger.diff import diff
 
     with context.ledger() as ledger:
-        data = diff(ledger, readmodels.get(ledger, a), readmodels.get(ledger, b))
+        data = diff(ledger, readmodels.chosen(ledger, a), readmodels.chosen(ledger, b))
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -702,6 +723,7 @@ def deadletters() -> None:
 @pass_context
 def deadletters_list(context: Context, fmt: str) -> None:
     """List dead letters: where each came from and why."""
+    context.require_data()
     from leadledger.ledgerdb import dead_letters
 
     ledger = LedgerDB(context.database().ledger_url())
@@ -724,6 +746,7 @@ def deadletters_list(context: Context, fmt: str) -> None:
 @pass_context
 def deadletters_show(context: Context, letter_id: int) -> None:
     """Show one dead letter: origin, reason, and the original bytes (text, or hex)."""
+    context.require_data()
     with context.ledger() as ledger:
         letter = ledger.dead_letter(letter_id)
     if letter is None:
@@ -789,6 +812,7 @@ def reconcile(
 ) -> None:
     """Show received = stored + duplicates + dead-lettered (+ parked) for a file or the
     ingest topic; exit 1 if any record is unaccounted for."""
+    context.require_data()
     if file is not None:
         from leadledger.files import read_records
 

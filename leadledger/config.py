@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -11,6 +12,7 @@ DATA_DIR_ENV = "LEADLEDGER_DATA_DIR"
 DATABASE_URL_ENV = "LEADLEDGER_DATABASE_URL"
 BOOTSTRAP_ENV = "LEADLEDGER_KAFKA_BOOTSTRAP_SERVERS"
 TOPIC_PREFIX_ENV = "LEADLEDGER_TOPIC_PREFIX"
+LEDGER_FILE = "ledger.db"  # in the data directory: read models, checkpoints, dead letters
 
 
 class ConfigError(ValueError):
@@ -85,8 +87,23 @@ class Database:
         """SQLAlchemy URL of the ledger tables."""
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            return f"sqlite:///{self.data_dir / 'ledger.db'}"
+            return f"sqlite:///{self.data_dir / LEDGER_FILE}"
         return "postgresql+psycopg://" + self.url.split("://", 1)[1]
+
+    def require_data(self, holds_tables: Callable[[str], bool]) -> None:
+        """Raise ConfigError unless the engine has written here, creating nothing: commands
+        that only read refuse a mistyped --data-dir or database instead of answering from
+        a new, empty one. ``holds_tables(url)`` asks a PostgreSQL database for the ledger's
+        tables (the ledger knows their names)."""
+        if self.data_dir is not None:
+            held = (self.data_dir / LEDGER_FILE).is_file()
+        else:
+            held = holds_tables(self.ledger_url())
+        if not held:
+            raise ConfigError(
+                f"no leadledger data in {self.describe()}: check --data-dir or --database-url "
+                f"({DATA_DIR_ENV}, {DATABASE_URL_ENV}), or ingest into it first"
+            )
 
 
 @dataclass(frozen=True)

@@ -548,6 +548,17 @@ class LedgerDB:
             set_={"position": stmt.excluded.position},
         )
 
+    @staticmethod
+    def holds_engine_tables(url: str) -> bool:
+        """Whether the database at ``url`` has any of the ledger's tables, found without
+        creating them (as opening a LedgerDB would): commands that only read refuse a
+        database the engine never wrote to."""
+        engine = sa.create_engine(url)
+        try:
+            return bool(set(sa.inspect(engine).get_table_names()) & set(metadata.tables))
+        finally:
+            engine.dispose()
+
 
 def _unique_dead_letter_origins(engine: sa.Engine) -> None:
     """Give a ledger made before dead letters were unique per origin its unique index,

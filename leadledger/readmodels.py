@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from leadledger.ledgerdb import LedgerDB, lead_states, read_models
 from leadledger.projections import lifecycle
 from leadledger.projections.attribution import as_utc
-from leadledger.projections.definitions import DEFAULTS, Definitions
+from leadledger.projections.definitions import DEFAULTS, Definitions, one_line
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES, LeadState
 from leadledger.wire import WireEvent
 
@@ -42,6 +44,9 @@ class ReadModel:
     as_of: datetime | None = None
     occurred_before: datetime | None = None
     status: str = "ready"
+    problem: str | None = None
+    """Why a broken read model's stored definitions no longer load (status "broken"); its
+    ``definitions`` are then the defaults, a placeholder never reported from."""
 
     @property
     def live(self) -> bool:
@@ -70,13 +75,32 @@ class ReadModel:
 
 
 def _from_row(row: Any) -> ReadModel:
+    """The read model of a row; one whose definitions no longer load (stored before a check
+    existed) comes back broken, so it blocks nothing: live following skips it, reports
+    refuse it, ``models`` shows why, and ``drop`` removes it."""
+    status, problem = row.status, None
+    try:
+        definitions = Definitions.model_validate_json(row.definitions)
+    except ValidationError as exc:
+        definitions, status = DEFAULTS, "broken"
+        problem = f"{row.definitions_hash} no longer load: {one_line(exc)}"
     return ReadModel(
         name=row.name,
-        definitions=Definitions.model_validate_json(row.definitions),
+        definitions=definitions,
         as_of=None if row.as_of is None else as_utc(row.as_of),
         occurred_before=None if row.occurred_before is None else as_utc(row.occurred_before),
-        status=row.status,
+        status=status,
+        problem=problem,
     )
+
+
+def _usable(model: ReadModel) -> ReadModel:
+    if model.problem is not None:
+        raise ReadModelError(
+            f"read model {model.name!r} cannot be used: its definitions {model.problem}; "
+            f"drop it (leadledger drop {model.name}) and replay fixed definitions"
+        )
+    return model
 
 
 def get(ledger: LedgerDB, name: str) -> ReadModel:
@@ -99,8 +123,8 @@ def served(ledger: LedgerDB) -> ReadModel:
 
 
 def chosen(ledger: LedgerDB, name: str | None) -> ReadModel:
-    """The read model a report names, or the served one."""
-    return served(ledger) if name is None else get(ledger, name)
+    """The read model a report names, or the served one; refused if broken."""
+    return _usable(served(ledger) if name is None else get(ledger, name))
 
 
 def create(
@@ -119,7 +143,7 @@ def create(
         )
     wanted = ReadModel(name, definitions, as_of, occurred_before, status)
     if ledger.read_model_row(name) is not None:
-        found = get(ledger, name)
+        found = _usable(get(ledger, name))
         same = (found.definitions.hash, found.as_of, found.occurred_before) == (
             definitions.hash, as_of, occurred_before)  # fmt: skip
         if not same:
@@ -137,7 +161,7 @@ def create(
 
 
 def promote(ledger: LedgerDB, name: str) -> ReadModel:
-    model = get(ledger, name)
+    model = _usable(get(ledger, name))
     if model.status != "ready":
         raise ReadModelError(f"read model {name!r} is still being built; finish its replay first")
     if not model.live:
@@ -150,7 +174,8 @@ def promote(ledger: LedgerDB, name: str) -> ReadModel:
 
 
 def live_models(ledger: LedgerDB) -> list[ReadModel]:
-    """The read models that follow the log: the served one, and every ready live one."""
+    """The read models that follow the log: the served one, and every ready live one
+    (never a broken one)."""
     served(ledger)
     return [m for m in all_models(ledger) if m.live and m.status == "ready"]
 

@@ -12,10 +12,12 @@ import hashlib
 import json
 import tomllib
 from collections.abc import Callable, Sequence
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from fractions import Fraction
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -33,27 +35,143 @@ from leadledger.projections.attribution import CONVENTIONS, MODELS, Conversion, 
 from leadledger.projections.calendar import AROUND_THE_CLOCK, Calendar
 from leadledger.projections.kpi import DEFAULT_CONSTANTS, DEFAULT_FORMULAS, MEASURES
 from leadledger.projections.kpi import check as check_formula
+from leadledger.projections.kpi import parse as parse_formula
+from leadledger.projections.lifecycle import CONVERSION_KINDS
 
 PATH_TRANSFORMS = ("unique", "exposure", "first", "remove_if_not_all", "remove_if_last_and_not_all")
+MAX_DAYS = 36_525
+"""Windows and half-lives are at most a century: longer ones mean nothing, and overflow."""
+MAX_SLA_HOURS = 8_784
+"""An SLA limit is at most a (leap) year of clock hours."""
+# Every section refuses unknown keys, and nan or inf where a number is expected: stored
+# as JSON, a non-finite number comes back as null and the read model no longer loads.
+SECTION = ConfigDict(extra="forbid", allow_inf_nan=False)
+Days = Annotated[float, Field(gt=0, le=MAX_DAYS)]
 
 
 class DefinitionsError(ValueError):
     """A definitions file that cannot be used; the message names the file and the entry."""
 
 
+# Attribution model parameters, by name: checked as the models read them (exactly, from
+# numbers or numeric strings), so a report never meets one that means nothing.
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:36] + "...]"
+
+
+def _fraction(value: object) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{_shown(value)} is not a number")
+    try:
+        return Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"{_shown(value)} is not a finite number") from None
+
+
+def _days(value: object) -> None:
+    days = _fraction(value)
+    try:
+        float(str(value))  # as time_decay reads it
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number of days") from None
+    if not 0 < days <= MAX_DAYS:
+        raise ValueError(f"{value!r} is not a number of days above 0 and at most {MAX_DAYS}")
+
+
+def _share(value: object) -> None:
+    if not 0 <= _fraction(value) <= 1:
+        raise ValueError(f"{value!r} is not a share from 0 to 1")
+
+
+def _weight(value: object) -> None:
+    if _fraction(value) < 0:
+        raise ValueError(f"{value!r} is negative; a weight is 0 or more")
+
+
+def _weights(value: object) -> None:
+    if not isinstance(value, list | dict) or not value:
+        raise ValueError(f"{_shown(value)} is not a list or table of weights")
+    for weight in value.values() if isinstance(value, dict) else value:
+        _weight(weight)
+
+
+def _whole(least: int | None) -> Callable[[object], None]:
+    def check(value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{_shown(value)} is not a whole number")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"{_shown(value)} is not a whole number") from None
+        if least is not None and number < least:
+            raise ValueError(f"{value!r} is less than {least}")
+
+    return check
+
+
+def _check_param(param: str, given: object) -> None:
+    """A scalar, or a flat list or table of scalars, as its rule (if any) wants."""
+    inner = list(given.values()) if isinstance(given, dict) else given
+    if isinstance(inner, list) and any(isinstance(v, list | dict) for v in inner):
+        raise ValueError("nested lists or tables mean nothing here")
+    if param in PARAM_RULES:
+        PARAM_RULES[param](given)
+
+
+PARAM_RULES: dict[str, Callable[[object], None]] = {
+    "half_life_days": _days, "first": _share, "last": _share, "milestone_share": _share,
+    "weights": _weights, "default": _weight, "order": _whole(1), "exact_up_to": _whole(0),
+    "samples": _whole(1), "seed": _whole(None),
+}  # fmt: skip
+
+
+def _probe(name: str, params: dict[str, Any]) -> None:
+    """Refuse parameters under which a model gives a touch a negative share (first + last
+    above one; milestone shares above what the milestones leave), found by running the
+    model on a sample path: the rule stays with the model in ``MODELS``, not here."""
+    spec = MODELS[name]
+    for param, given in params.items():
+        kind = type(spec.defaults.get(param))
+        if kind in (list, dict) and not isinstance(given, kind):
+            raise ValueError(
+                f"model {name!r} parameter {param!r}: {_shown(given)} is not a {kind.__name__}"
+            )
+    if spec.fit is not None:
+        return  # fitted models weigh by scores, which are never negative
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    path = [TouchPoint(start + timedelta(days=i), f"probe-{i}", f"probe-{i}") for i in range(6)]
+    milestones = {"lead": start + timedelta(days=1), "opportunity": start + timedelta(days=3)}
+    conversion = Conversion("probe", "probe", start + timedelta(days=6), Decimal(1), "EUR",
+                            milestones=milestones)  # fmt: skip
+    try:
+        weights = spec.fn(path, conversion, {**spec.defaults, **params})
+    except ArithmeticError:
+        raise ValueError(
+            f"model {name!r}: its parameters give no weight to any touch of a sample path "
+            "(six touches a day apart)"
+        ) from None
+    except (ValueError, TypeError, LookupError) as exc:
+        raise ValueError(f"model {name!r}: its parameters do not work: {exc}") from None
+    if any(weight < 0 for weight in weights):
+        raise ValueError(f"model {name!r}: its parameters give a touch a negative share")
+
+
 class Channels(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
     include: list[str] = Field(default_factory=list, description="Only these, if any listed.")
     exclude: list[str] = Field(default_factory=list)
 
 
 class Attribution(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
     conversion: str = Field("deal_won", description="The conversion kind reports credit.")
-    lookback_days: float | None = Field(
+    lookback_days: Days | None = Field(
         None, description="Touches this many days before the conversion or older are ignored."
     )
-    conversion_windows: dict[str, float] = Field(
+    conversion_windows: dict[str, Days] = Field(
         default_factory=dict, description="Per channel: days a touch may precede a conversion."
     )
     direct_channel: str = "direct"
@@ -64,6 +182,14 @@ class Attribution(BaseModel):
     channels: Channels = Field(default_factory=Channels)
     path_transforms: dict[str, list[str] | None] = Field(default_factory=dict)
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("conversion")
+    @classmethod
+    def _known_conversion(cls, value: str) -> str:
+        if value not in CONVERSION_KINDS:
+            known = ", ".join(CONVERSION_KINDS)
+            raise ValueError(f"unknown conversion {_shown(value)}; known: {known}")
+        return value
 
     @field_validator("path_transforms")
     @classmethod
@@ -89,9 +215,21 @@ class Attribution(BaseModel):
                 )
         return value
 
+    @field_validator("models")
+    @classmethod
+    def _params_mean_something(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, params in value.items():
+            for param, given in params.items():
+                try:
+                    _check_param(param, given)
+                except ValueError as exc:
+                    raise ValueError(f"model {name!r} parameter {param!r}: {exc}") from None
+            _probe(name, params)
+        return value
+
 
 class Funnel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
     mql: Literal["stage", "score"] = Field(
         "stage",
         description="What makes a lead an MQL: the CRM's stage change to mql, or its score.",
@@ -117,7 +255,7 @@ class Holidays:
 
 
 class CalendarSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
     hours: Literal["around_the_clock", "business"] = "around_the_clock"
     time_zone: str = "UTC"
     working_days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
@@ -174,10 +312,14 @@ class CalendarSpec(BaseModel):
 class Sla(BaseModel):
     """The service levels between marketing and sales; hours are clock hours (see calendar)."""
 
-    model_config = ConfigDict(extra="forbid")
-    mql_response_hours: float = Field(8, gt=0, description="Accept or reject an MQL.")
-    sql_confirm_hours: float = Field(4, gt=0, description="Confirm an SQL.")
-    first_contact_hours: float = Field(24, gt=0, description="First contact after hand-over.")
+    model_config = SECTION
+    mql_response_hours: float = Field(
+        8, gt=0, le=MAX_SLA_HOURS, description="Accept or reject an MQL."
+    )
+    sql_confirm_hours: float = Field(4, gt=0, le=MAX_SLA_HOURS, description="Confirm an SQL.")
+    first_contact_hours: float = Field(
+        24, gt=0, le=MAX_SLA_HOURS, description="First contact after hand-over."
+    )
     min_contact_attempts: int = Field(3, ge=0, description="Before a no_response rejection.")
     at_risk_share: float = Field(
         0.75, gt=0, le=1, description="An open clock this far to its limit is at risk."
@@ -188,7 +330,7 @@ class Sla(BaseModel):
 class Kpi(BaseModel):
     """KPI formulas over measures (see ``kpi.MEASURES``), and the constants they use."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
     currency: str = Field("EUR", description="Money in other currencies is left out.")
     brand_channels: list[str] = Field(default_factory=lambda: ["direct", "brand_search"])
     sales_cost_channels: list[str] = Field(
@@ -221,9 +363,9 @@ class Kpi(BaseModel):
             if name in known:
                 raise ValueError(f"formula {name!r} has the name of a measure or constant")
             try:
-                tree = ast.parse(text, mode="eval")
-            except SyntaxError:
-                raise ValueError(f"formula {name!r} is not an expression: {text!r}") from None
+                tree = parse_formula(text)
+            except ValueError as exc:
+                raise ValueError(f"formula {name!r} {exc}") from None
             names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
             unknown = sorted(names - known - set(self.formulas))
             if unknown:
@@ -246,7 +388,7 @@ class Kpi(BaseModel):
 
 
 class Definitions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = SECTION
     attribution: Attribution = Field(default_factory=Attribution)
     funnel: Funnel = Field(default_factory=Funnel)
     sla: Sla = Field(default_factory=Sla)
@@ -274,12 +416,27 @@ def load(path: Path | None) -> Definitions:
         raise DefinitionsError(f"{path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionsError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise DefinitionsError(f"{path}: not valid TOML: nested too deeply") from None
     try:
-        return Definitions.model_validate(data)
+        definitions = Definitions.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise DefinitionsError(f"{path}: {where}: {first['msg']}") from None
+        raise DefinitionsError(f"{path}: {one_line(exc)}") from None
+    except RecursionError:
+        raise DefinitionsError(f"{path}: values nested too deeply") from None
+    try:
+        definitions.hash  # noqa: B018 (serialises every value: refuse here what would not)
+    except (ValueError, RecursionError):
+        raise DefinitionsError(f"{path}: values nested too deeply") from None
+    return definitions
+
+
+def one_line(exc: ValidationError) -> str:
+    """The first error of a validation, on one line: where (the key) and why."""
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"])
+    why = " ".join(str(first["msg"]).removeprefix("Value error, ").split())
+    return f"{where}: {why}" if where else why
 
 
 # Path transforms (named as in Snowplow's attribution package): each keeps TouchPoints, so

@@ -11,6 +11,7 @@ denominator is zero has no value (None), never an error.
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -246,6 +247,24 @@ def rounded_once(sums: Mapping[str, Fraction]) -> dict[str, Decimal]:
     return {name: Decimal(v.numerator) / Decimal(v.denominator) for name, v in sums.items()}
 
 
+# The formula sandbox. A KPI is a number, so a formula is arithmetic on numbers and names
+# and nothing else: simpleeval alone would also accept comparisons, boolean operators and
+# method calls on the Decimals (``leads.exp()``), whose values are not numbers and crash a
+# report. Checked when definitions load, so a report never meets one.
+
+MAX_FORMULA_CHARS = 500
+"""Longer formulas are refused before they are parsed: parsing and evaluation recurse."""
+MAX_FORMULA_NODES = 200
+"""Syntax-tree nodes (names, numbers, operators) one formula may have."""
+MAX_EXPONENT = 10
+"""``**`` takes a number literal between -10 and 10 as its exponent, e.g. ``(x / y) ** 0.5``
+or ``x ** 2``; a name or formula as exponent could make any number from any other."""
+
+_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.UAdd, ast.USub)
+_PLAIN = (ast.Expression, ast.Name, ast.Load, *_OPERATORS)
+ARITHMETIC = "formulas use numbers, names, + - * /, ** with a number exponent, and parentheses"
+
+
 class _DecimalEval(SimpleEval):  # type: ignore[misc]
     """simpleeval, with number literals as Decimals so money stays exact."""
 
@@ -260,15 +279,72 @@ class _DecimalEval(SimpleEval):  # type: ignore[misc]
         raise ValueError(f"formulas use numbers and names only, not {node.value!r}")
 
 
-def check(text: str, names: set[str]) -> None:
-    """Raise ValueError unless ``text`` evaluates with ``names`` (all set to one): catches
-    function calls, strings and other forms the evaluator refuses, when definitions load."""
+def parse(text: str) -> ast.Expression:
+    """The syntax tree of formula ``text``, within the size limits; ValueError otherwise,
+    with a message that reads after the formula's name ("formula 'x' ...")."""
+    if len(text) > MAX_FORMULA_CHARS:
+        raise ValueError(f"is {len(text)} characters long; at most {MAX_FORMULA_CHARS} are allowed")
     try:
-        _DecimalEval(dict.fromkeys(names, ONE)).eval(text)
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise ValueError(f"is not an expression: {text!r}") from None
+    size = sum(1 for _ in ast.walk(tree))
+    if size > MAX_FORMULA_NODES:
+        raise ValueError(f"has {size} terms and operators; at most {MAX_FORMULA_NODES}")
+    return tree
+
+
+def _refused(node: ast.AST) -> str | None:
+    """Why ``node`` has no place in a formula, or None if it has."""
+    if isinstance(node, _PLAIN):
+        return None
+    shown = repr(ast.unparse(node))
+    if isinstance(node, ast.Constant):
+        if not isinstance(node.value, int | float) or isinstance(node.value, bool):
+            return f"formulas use numbers and names only, not {node.value!r}"
+        finite = isinstance(node.value, int) or math.isfinite(node.value)
+        return None if finite else f"the number {shown} is not finite"
+    if isinstance(node, ast.BinOp | ast.UnaryOp):
+        if not isinstance(node.op, _OPERATORS):
+            return f"{shown} uses an operator formulas do not have; {ARITHMETIC}"
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            exponent = node.right
+            if isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub | ast.UAdd):
+                exponent = exponent.operand
+            value = exponent.value if isinstance(exponent, ast.Constant) else None
+            if not isinstance(value, int | float) or abs(value) > MAX_EXPONENT:
+                return (
+                    f"{shown}: the exponent of ** must be a number from -{MAX_EXPONENT} "
+                    f"to {MAX_EXPONENT}"
+                )
+        return None
+    if isinstance(node, ast.Compare):
+        return f"{shown} is a comparison (true or false), not a number"
+    if isinstance(node, ast.BoolOp):
+        return f"{shown} uses and/or, which give no number"
+    if isinstance(node, ast.Call):
+        return f"{shown} calls a function or method; formulas have none"
+    if isinstance(node, ast.Attribute):
+        return f"{shown} reads an attribute; formulas use plain names"
+    return f"{shown} is not arithmetic; {ARITHMETIC}"
+
+
+def check(text: str, names: set[str]) -> None:
+    """Raise ValueError unless ``text`` is arithmetic that yields a number with ``names``
+    (all set to one): run when definitions load, so a report never meets a formula that
+    is a comparison, a method call, or otherwise no number."""
+    tree = parse(text)
+    for node in ast.walk(tree):
+        if (why := _refused(node)) is not None:
+            raise ValueError(why)
+    try:
+        value = _DecimalEval(dict.fromkeys(names, ONE)).eval(text)
     except (InvalidExpression, ValueError) as exc:
         raise ValueError(str(exc)) from None
     except (ArithmeticError, TypeError):
-        pass  # a value problem, not a form problem: reports show no value
+        return  # a value problem, not a form problem: reports show no value
+    if not isinstance(value, Decimal):
+        raise ValueError(f"gives {type(value).__name__}, not a number")
 
 
 def evaluate(measures: dict[str, Decimal], kpi: Kpi) -> dict[str, Decimal | None]:
@@ -281,6 +357,8 @@ def evaluate(measures: dict[str, Decimal], kpi: Kpi) -> dict[str, Decimal | None
             value = _DecimalEval(names).eval(kpi.formulas[name])
         except (ZeroDivisionError, TypeError, ArithmeticError):
             value = None  # no value: a zero denominator, or a formula using one without
+        if not isinstance(value, Decimal) or not value.is_finite():
+            value = None  # never reached by formulas that loaded; a guard, not a rule
         results[name] = value
         names[name] = value
     return results

@@ -67,6 +67,8 @@ def report_json_from_sqlite(tmp_path: Path) -> dict[str, object]:
 def test_bad_input_gets_one_precise_line_not_a_traceback(
     tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
+    # Data to report on: a report refuses a data directory that holds none.
+    leadledger("--data-dir", str(tmp_path), "ingest", str(DATA / "skeleton.jsonl"))
     result = leadledger("--data-dir", str(tmp_path), *args, check=False)
     assert result.returncode != 0
     assert message in result.stderr
