@@ -173,14 +173,16 @@ def demo(context: Context, leads: int, seed: int) -> None:
     out.print(f"[bold]leadledger demo[/bold]: {leads} synthetic leads (seed {seed}) from {path}")
     _print_tally(tally)
     out.print(
-        f"event store: {events} events | leads created: {counts['leads']} | "
-        f"touches: {counts['touches']} | deals won: {counts['deals_won']}"
+        f"event store: {events} events ({tally.stored} stored facts and {events - tally.stored} "
+        f"stream openings) | leads created: {counts['leads']} | touches: {counts['touches']} | "
+        f"deals won: {counts['deals_won']}"
     )
     _print_attribution(report, "table")
     overall = next(row for row in sla["compliance"] if row["clock"] == "all")
+    share = "-" if overall["compliance"] is None else f"{float(overall['compliance']):.1%}"
     out.print(
-        f"SLA compliance {overall['compliance']} ({overall['met']} met, {overall['breached']} "
-        f"breached) under read model {served.name}"
+        f"SLA compliance {share} ({overall['met']} met, {overall['breached']} breached; "
+        f"policy checks included) under read model {served.name}"
     )
     out.print(
         f"data directory: {folder}\n"

@@ -18,10 +18,11 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 def test_demo_runs_on_the_embedded_default_and_reconciles(tmp_path: Path) -> None:
     result = leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)})
-    assert "received 1355 = stored 1352 + duplicates 1 + dead-lettered 2: reconciles" in (
+    assert "received 1381 = stored 1378 + duplicates 1 + dead-lettered 2: reconciles" in (
         result.stdout
     )
-    assert "SLA compliance 0.6314 (149 met, 87 breached) under read model default" in result.stdout
+    assert "event store: 1598 events (1378 stored facts and 220 stream openings)" in result.stdout
+    assert "SLA compliance 59.9% (175 met, 117 breached; policy checks included)" in result.stdout
     assert "first_touch credit for deal_won (37 conversions)" in result.stdout
     assert (tmp_path / "demo" / "events.db").exists()
     # Same seed, same data: a second run prints the same numbers.

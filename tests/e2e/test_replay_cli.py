@@ -128,16 +128,19 @@ def test_sla_report_lists_breaches_and_leads_at_risk(tmp_path: Path) -> None:
     leadledger(*data, "ingest", str(write(tmp_path / "in.jsonl", HANDOVER + waiting)))
     report = json.loads(leadledger(*data, "report", "sla", "--by", "rep", "--format", "json",
                                    "--now", "2026-03-02T16:30:00Z").stdout)  # fmt: skip
-    # L9's MQL has waited 6.5 h of 8: at risk (over 75 %), not yet breached.
+    # L9's MQL has waited 6.5 h of 8: at risk (over 75 %), not yet breached. So has L3's
+    # (6 h 25 min): as the SLA stood at 16:30, its rejection at 17:00 had not happened.
     assert [(r["lead_id"], r["clock"], r["used_hours"], r["share"]) for r in report["at_risk"]] == [
-        ("L9", "mql_response", "6.50", "0.81")]  # fmt: skip
+        ("L3", "mql_response", "6.42", "0.80"), ("L9", "mql_response", "6.50", "0.81")]  # fmt: skip
     by_rep = {(r["rep"], r["clock"]): r for r in report["compliance"]}
     assert by_rep[("ana", "mql_response")]["met"] == 1
     assert by_rep[("cy", "mql_response")]["open"] == 1
-    assert report["rejection_reasons"] == {"not_icp": 1}
+    assert report["rejection_reasons"] == {}
     later = json.loads(leadledger(*data, "report", "sla", "--format", "json",
                                   "--now", "2026-03-05T00:00:00Z").stdout)  # fmt: skip
-    # By then L9's MQL is overdue, and L2's first contact (24 h from 10:00) too.
+    # By then L9's MQL is overdue, and L2's first contact (24 h from 10:00) too; L3's
+    # rejection has returned its reason.
+    assert later["rejection_reasons"] == {"not_icp": 1}
     assert sorted((b["lead_id"], b["clock"]) for b in later["breaches"]) == [
         ("L2", "first_contact"), ("L9", "first_contact"), ("L9", "mql_response")]  # fmt: skip
 
