@@ -125,18 +125,9 @@ class Lead(Stream, Funnel):
     class Fact(Stream.Fact):
         pass
 
-    class TouchRecorded(Fact):
+    class TouchRecorded(Stream.Touched, Fact):
         NAME = "touch"
         class_version = 2
-        channel: str
-        source: str | None
-        medium: str | None
-        campaign: str | None
-        content: str | None
-        keyword: str | None
-        cost: Decimal | None
-        kind: str
-        anonymous_id: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:

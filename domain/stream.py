@@ -9,7 +9,8 @@ they are a public contract: renaming a parameter must never change a stored even
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar, Self, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -24,6 +25,12 @@ STREAM_NAMESPACE = uuid5(NAMESPACE_URL, "https://leadledger.dev/stream")
 def stream_uuid(kind: str, key: str) -> UUID:
     """The aggregate id of a stream key: stable, so every process finds the same stream."""
     return uuid5(STREAM_NAMESPACE, f"{kind}:{key}")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The UTC instant of ``moment``; a naive time (as SQLite returns them) is taken as UTC.
+    The one helper for this: every time the engine compares or stores is a UTC instant."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def idempotency_key(source_system: str, event_id: str) -> str:
@@ -56,6 +63,20 @@ class Stream(Aggregate):
         event_id: str
         occurred_at: datetime
         source_system: str
+
+    class Touched(Fact):
+        """A touch's fields, declared once: a lead's touch and a visitor's are one event
+        type on the wire (``touch``), recorded on either stream."""
+
+        channel: str
+        source: str | None
+        medium: str | None
+        campaign: str | None
+        content: str | None
+        keyword: str | None
+        cost: Decimal | None
+        kind: str
+        anonymous_id: str | None
 
     class Opened(Aggregate.Created, Event):
         """The engine opened this key's stream, on the first fact that named it."""

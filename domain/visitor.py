@@ -7,7 +7,6 @@ arrives first, nor on which partition each lives.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import ClassVar
 
 from leadledger.domain.stream import Stream
@@ -19,16 +18,5 @@ class Visitor(Stream):
     class Fact(Stream.Fact):
         pass
 
-    class TouchRecorded(Fact):
-        """The same fields as a lead's touch: it is the same public event type."""
-
+    class TouchRecorded(Stream.Touched, Fact):
         NAME = "touch"
-        channel: str
-        source: str | None
-        medium: str | None
-        campaign: str | None
-        content: str | None
-        keyword: str | None
-        cost: Decimal | None
-        kind: str
-        anonymous_id: str | None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadledger.domain.stream import as_utc
 from leadledger.kpi_report import kpi_report
 from leadledger.ledgerdb import LedgerDB
-from leadledger.projections.attribution import as_utc
 from leadledger.projections.lifecycle import LeadState, clocks
 from leadledger.readmodels import ReadModel, states
 from leadledger.reports import decimal_text

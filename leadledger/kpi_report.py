@@ -15,8 +15,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from leadledger.domain.stream import as_utc
 from leadledger.ledgerdb import LedgerDB, spend, targets, touches
-from leadledger.projections.attribution import as_utc
 from leadledger.projections.kpi import evaluate, lead_measures, left_out, rounded_once
 from leadledger.readmodels import ReadModel, states
 from leadledger.reports import SPEND_KEY, facts, latest_facts, stitched_paths

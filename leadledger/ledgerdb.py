@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from leadledger.domain.stream import as_utc
 from leadledger.projections.facts import Row
 
 metadata = sa.MetaData()
@@ -577,11 +578,7 @@ def _unique_dead_letter_origins(engine: sa.Engine) -> None:
 
 def _parked(row: Any) -> Parked:
     return Parked(row.origin, row.slot, row.payload, row.event_json, row.reason,
-                  _aware(row.parked_at))  # fmt: skip
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+                  as_utc(row.parked_at))  # fmt: skip
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from leadledger.domain.stream import as_utc
 from leadledger.ledgerdb import LedgerDB, lead_states, read_models
 from leadledger.projections import lifecycle
-from leadledger.projections.attribution import as_utc
 from leadledger.projections.definitions import DEFAULTS, Definitions, one_line
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES, LeadState
 from leadledger.wire import WireEvent

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from leadledger.domain.stream import as_utc
 from leadledger.ledgerdb import LedgerDB, leads, links, merges, spend, touches
 from leadledger.projections.attribution import (
     MODELS,
@@ -19,7 +20,6 @@ from leadledger.projections.attribution import (
     Conversion,
     Credit,
     TouchPoint,
-    as_utc,
     attribute,
     by_channel,
 )

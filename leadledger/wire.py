@@ -9,7 +9,7 @@ fields are its domain fields plus ``lead_id`` (the stream key of a lead) and the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -19,18 +19,13 @@ from eventsourcing.utils import resolve_topic
 
 from leadledger.codec import registry
 from leadledger.domain.lead import Lead
-from leadledger.domain.stream import Stream
+from leadledger.domain.stream import Stream, as_utc
 
 WireEvent = tuple[str, dict[str, Any]]
 # Beside the Avro fields, a wire record as the projections see it carries the event's
 # stream version under this key (from the store, or from the relay's record header): the
 # lifecycle fold orders a lead's facts at one instant by it.
 STREAM_VERSION = "stream_version"
-
-
-def utc(moment: datetime) -> datetime:
-    """Avro timestamps are UTC instants; normalising here makes both modes agree exactly."""
-    return moment.astimezone(UTC)
 
 
 def opened_event_id(kind: str, key: str) -> str:
@@ -45,8 +40,8 @@ def to_wire(event: object) -> WireEvent:
             "event_id": opened_event_id(kind, event.stream_key),
             "stream": kind,
             "key": event.stream_key,
-            "occurred_at": utc(event.occurred_at),
-            "recorded_at": utc(event.timestamp),
+            "occurred_at": as_utc(event.occurred_at),
+            "recorded_at": as_utc(event.timestamp),
             "source_system": event.source_system,
         }
     if not isinstance(event, Stream.Fact):
@@ -56,9 +51,9 @@ def to_wire(event: object) -> WireEvent:
         if name == "lead_id":
             record[name] = event.stream_key if isinstance(event, Lead.Event) else None
         elif name == "recorded_at":
-            record[name] = utc(event.timestamp)
+            record[name] = as_utc(event.timestamp)
         elif name == "occurred_at":
-            record[name] = utc(event.occurred_at)
+            record[name] = as_utc(event.occurred_at)
         else:
             record[name] = getattr(event, name)
     return event.NAME, record
@@ -120,6 +115,6 @@ def from_stored(topic: str, state: bytes) -> WireEvent | None:
         if type(value) is dict and "_type_" in value:
             value = DECODERS[value["_type_"]](value["_data_"])
         if name in ("occurred_at", "recorded_at"):
-            value = utc(value)
+            value = as_utc(value)
         record[name] = value
     return shape.name, record

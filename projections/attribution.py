@@ -18,6 +18,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from leadledger.domain.stream import as_utc
 from leadledger.projections.algorithmic import (
     path_weights,
     removal_effects,
@@ -443,8 +444,3 @@ def by_channel(credits: Iterable[Credit], key: str = "channel") -> list[ChannelC
 
 def _decimal(value: Fraction) -> Decimal:
     return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(CENT)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything leadledger stores is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

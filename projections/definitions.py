@@ -31,7 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from leadledger.projections.attribution import CONVENTIONS, MODELS, Conversion, TouchPoint, as_utc
+from leadledger.domain.stream import as_utc
+from leadledger.projections.attribution import CONVENTIONS, MODELS, Conversion, TouchPoint
 from leadledger.projections.calendar import AROUND_THE_CLOCK, Calendar
 from leadledger.projections.kpi import DEFAULT_CONSTANTS, DEFAULT_FORMULAS, MEASURES
 from leadledger.projections.kpi import check as check_formula
