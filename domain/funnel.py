@@ -9,15 +9,8 @@ Only *structure* is law here: histories that cannot have happened are refused. H
 not: a breach happened and is recorded, and the SLA read models judge it under the
 definitions file (``projections/lifecycle.py``, :data:`POLICY`).
 
-| a fact that...                                        | is                                |
-|-------------------------------------------------------|-----------------------------------|
-| moves from a stage the lead was not at when it happened | refused (structure)             |
-| wins or loses a closed deal, or opens a deal twice      | refused (structure)             |
-| names a merged lead, or unlinks a visitor never linked  | refused (structure)             |
-| accepts an MQL or confirms an SQL twice in one cycle    | refused (structure)             |
-| lacks a reason tag, or gives one not in ``Reason``      | stored: reason_returned breached |
-| disqualifies for no_response after too few attempts     | stored: contact_attempts breached |
-| disqualifies an MQL, before it became an SQL     | stored: disqualified_after_sql breached |
+README.md's "The funnel rules" holds the one table of what is refused and what is stored
+and judged.
 
 A fact refused for structure may only be early (the fact it needs has not arrived):
 intake parks it and retries it as later facts arrive (``leadledger/intake.py``).
