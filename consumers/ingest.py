@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import Any
 
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -74,9 +73,13 @@ def run_ingest(
                 )
             dead_letters.flush()
             if records:
-                consumer.commit()
-                lag = _lag(consumer) if speed.due() else None
-                speed.add(len(records), lag)
+                loop.through_outages(consumer.commit)
+            lag = (
+                loop.through_outages(lambda: kafka_io.consumer_lag(consumer))
+                if speed.due()
+                else None
+            )
+            speed.add(len(records), lag)
     finally:
         dead_letters.close()
         consumer.close(autocommit=False)
@@ -101,10 +104,3 @@ def decode(schemas: SchemaRegistry, record: ConsumerRecord) -> Received:
         return Received(origin_of(record), raw, None, f"undecodable: {exc}")
     except InvalidEvent as exc:
         return Received(origin_of(record), raw, None, f"invalid: {exc}")
-
-
-def _lag(consumer: Any) -> int:
-    """Records on the broker not yet consumed, over this consumer's partitions."""
-    assigned = list(consumer.assignment())
-    ends = consumer.end_offsets(assigned)
-    return sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)
