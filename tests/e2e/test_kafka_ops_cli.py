@@ -199,3 +199,39 @@ def test_a_broker_that_goes_away_is_waited_for_in_one_line_and_its_return_logged
         f"waiting for Kafka at {own_broker.address}: no broker answers; carrying on when one does"
     )
     assert messages[1].startswith(f"Kafka at {own_broker.address} is back after ")
+
+
+# --- topic settings --------------------------------------------------------------------
+
+
+@pytest.mark.kafka
+def test_topics_are_created_with_the_partitions_asked_for(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    leadledger(
+        "publish", str(DATA / "skeleton.jsonl"), "--bootstrap-servers", kafka_bootstrap,
+        "--topic-prefix", topic_prefix, env={"LEADLEDGER_KAFKA_PARTITIONS": "2"},
+    )  # fmt: skip
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        topics = admin.describe_topics([f"{topic_prefix}.{name}" for name in
+                                        ("ingest", "domain-events", "dead-letters")])  # fmt: skip
+    finally:
+        admin.close()
+    assert [len(topic["partitions"]) for topic in topics] == [2, 2, 2]
+
+
+@pytest.mark.kafka
+def test_a_replication_factor_the_cluster_cannot_hold_is_refused_by_name(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    result = leadledger(
+        "publish", str(DATA / "skeleton.jsonl"), "--bootstrap-servers", kafka_bootstrap,
+        "--topic-prefix", topic_prefix, "--replication-factor", "3", check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: replication factor 3 needs that many brokers; the cluster at "
+        f"{kafka_bootstrap} has fewer (set --replication-factor or "
+        "LEADLEDGER_KAFKA_REPLICATION_FACTOR)"
+    ]
