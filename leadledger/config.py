@@ -143,17 +143,6 @@ class Kafka:
             or _number(REPLICATION_ENV, int, DEFAULT_REPLICATION_FACTOR),
         )
 
-    def addresses(self) -> list[tuple[str, int]]:
-        """The bootstrap servers as (host, port) pairs; ``[::1]:9092`` works too."""
-        found = []
-        for server in self.bootstrap_servers.split(","):
-            host, _, port = server.strip().rpartition(":")
-            try:
-                found.append((host.strip("[]") or "127.0.0.1", int(port)))
-            except ValueError:
-                raise ConfigError(f"{BOOTSTRAP_ENV}: {server.strip()!r} is not HOST:PORT") from None
-        return found
-
     @property
     def ingest_topic(self) -> str:
         return f"{self.topic_prefix}.ingest"

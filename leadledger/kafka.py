@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.cluster import get_ip_port_afi
 from kafka.errors import (
     InvalidReplicationFactorError,
     KafkaConnectionError,
@@ -130,7 +131,8 @@ def reachable(kafka: Kafka, timeout: float = 1.0) -> bool:
     A plain connect, not a Kafka request: it answers in milliseconds whatever state the
     clients are in, and says nothing to the library, whose own retries go on untouched.
     """
-    for host, port in kafka.addresses():
+    for server in kafka.bootstrap_servers.split(","):
+        host, port, _ = get_ip_port_afi(server)  # as the clients read it: 9092 if no port
         try:
             socket.create_connection((host, port), timeout=min(timeout, kafka.timeout)).close()
             return True

@@ -1,12 +1,13 @@
 """Kafka settings, the broker watch and the run loop's outage handling, without a broker.
 
-The watch's probe is replaced by a scripted one, so these run in milliseconds; the real
-probe and a real outage are exercised in tests/e2e/test_kafka_ops_cli.py.
+The watch's probe is mostly replaced by a scripted one, so these run in milliseconds; a
+real outage is exercised in tests/e2e/test_kafka_ops_cli.py.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from kafka.errors import KafkaTimeoutError
 
 from leadledger.config import ConfigError, Kafka
 from leadledger.consumers.runloop import RunLoop
-from leadledger.kafka import BrokerWatch
+from leadledger.kafka import BrokerWatch, reachable
 from leadledger.logs import Repeats
 
 
@@ -66,10 +67,20 @@ def test_a_bad_setting_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch)
         Kafka("b:9092", timeout=0)
 
 
-def test_bootstrap_servers_are_read_as_host_port_pairs() -> None:
-    assert Kafka("a:9092, [::1]:9093").addresses() == [("a", 9092), ("::1", 9093)]
-    with pytest.raises(ConfigError, match="not HOST:PORT"):
-        Kafka("a-host-without-port").addresses()
+def test_the_probe_finds_a_listening_server_among_the_bootstrap_servers() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert reachable(Kafka(f"127.0.0.1:{closed_port()}, 127.0.0.1:{port}"))
+    assert not reachable(Kafka(f"127.0.0.1:{port}"))
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
