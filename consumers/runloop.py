@@ -66,11 +66,11 @@ class RunLoop:
     def go_on(self) -> bool:
         if self.stopping:
             return False
-        if self.watch is not None and not self.watch.check():
-            away = time.monotonic()
-            if not self.watch.wait(lambda: not self.stopping):
+        watch = self.watch
+        if watch is not None and not watch.check():
+            back = self._waiting(lambda: watch.wait(lambda: not self.stopping))
+            if not back:
                 return False
-            self._last_work += time.monotonic() - away  # the outage is not a quiet spell
         self._beat()
         if self.until_idle is None:
             return True
@@ -81,7 +81,18 @@ class RunLoop:
         it fail; without a watch, just ``action()``."""
         if self.watch is None:
             return action()
-        return self.watch.retry(action, lambda: not self.stopping)
+        watch = self.watch
+        return self._waiting(lambda: watch.retry(action, lambda: not self.stopping))
+
+    def _waiting(self, action: Callable[[], T]) -> T:
+        """``action()``, with any time it spent waiting for Kafka kept out of the quiet
+        spell: nobody knows what input waits behind an outage."""
+        assert self.watch is not None
+        before = self.watch.waited
+        try:
+            return action()
+        finally:
+            self._last_work += self.watch.waited - before
 
     def _beat(self) -> None:
         if self.heartbeat is None or time.monotonic() - self._last_beat < HEARTBEAT_EVERY:

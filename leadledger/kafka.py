@@ -118,11 +118,27 @@ def topic_size(kafka: Kafka, topic: str) -> int:
         reader.close()
 
 
-def consumer_lag(reader: KafkaConsumer) -> int:
-    """Records on the broker not yet consumed, over the consumer's assigned partitions."""
+def consumer_lag(reader: KafkaConsumer, kafka: Kafka) -> int | None:
+    """Records on the broker not yet consumed, over the consumer's assigned partitions;
+    None if the broker does not answer within ``kafka.timeout``. A figure for the log is
+    not worth the library's 30 s wait, nor a reason to stop."""
     assigned = list(reader.assignment())
-    ends = reader.end_offsets(assigned)
-    return sum(max(0, ends[tp] - reader.position(tp)) for tp in assigned)
+    timeout_ms = _ms(kafka.timeout)
+    lag = 0
+    try:
+        ends: dict[TopicPartition, int] = reader.end_offsets(assigned, timeout_ms=timeout_ms)
+        for tp in assigned:
+            position: int = reader.position(tp, timeout_ms=timeout_ms)
+            lag += max(0, ends[tp] - position)
+    except OUTAGE_ERRORS:
+        return None
+    return lag
+
+
+def commit(reader: KafkaConsumer, kafka: Kafka) -> None:
+    """Commit the consumed offsets, failing after ``kafka.timeout`` rather than the
+    library's 30 s, so that a broker gone mid-commit is noticed (and waited for) soon."""
+    reader.commit(timeout_ms=_ms(kafka.timeout))
 
 
 def reachable(kafka: Kafka, timeout: float = 1.0) -> bool:
@@ -159,6 +175,7 @@ class BrokerWatch:
         self.every = every
         self.probe = probe
         self.away_since: float | None = None
+        self.waited = 0.0  # seconds spent in ``wait``, all outages together
         self._checked = float("-inf")
 
     def check(self) -> bool:
@@ -185,21 +202,36 @@ class BrokerWatch:
 
     def wait(self, go_on: Callable[[], bool] = lambda: True) -> bool:
         """Block until the broker answers (True) or ``go_on`` says stop (False)."""
-        while not self.check():
-            if not go_on():
-                return False
-            time.sleep(min(self.every, 0.5))
-        return True
+        started = time.monotonic()
+        try:
+            while not self.check():
+                if not go_on():
+                    return False
+                time.sleep(min(self.every, 0.5))
+            return True
+        finally:
+            self.waited += time.monotonic() - started
 
-    def retry(self, action: Callable[[], T], go_on: Callable[[], bool] = lambda: True) -> T:
-        """``action()``, run again after an outage that made it fail. A failure while the
-        broker answers is not an outage and is raised, as is one after ``go_on`` says stop."""
+    def retry(
+        self, action: Callable[[], T], go_on: Callable[[], bool] = lambda: True, attempts: int = 3
+    ) -> T:
+        """``action()`` (a call safe to repeat), run again after an outage that made it fail.
+
+        A time-out while the broker answers (a slow broker, an election) is tried again up to
+        ``attempts`` times in all, then raised; so is any failure once ``go_on`` says stop.
+        """
+        failures = 0
         while True:
             try:
                 return action()
             except OUTAGE_ERRORS:
                 self._checked = float("-inf")  # probe now, not at the next interval
-                if self.check() or not self.wait(go_on):
+                if not self.check():
+                    if not self.wait(go_on):
+                        raise
+                    continue  # the outage is over; it used up no attempt
+                failures += 1
+                if failures >= attempts or not go_on():
                     raise
 
 
@@ -207,9 +239,13 @@ def _client(kafka: Kafka) -> dict[str, Any]:
     """Settings every client shares: where, and how long to wait for a first answer."""
     return {
         "bootstrap_servers": kafka.bootstrap_servers,
-        "bootstrap_timeout_ms": int(kafka.timeout * 1000),
+        "bootstrap_timeout_ms": _ms(kafka.timeout),
         "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
     }
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
 
 
 def _unavailable(kafka: Kafka) -> str:

@@ -184,6 +184,8 @@ def test_a_broker_that_goes_away_is_waited_for_in_one_line_and_its_return_logged
                    lambda: committed(own_broker, topic) == 2 * SKELETON_RECORDS, 60)  # fmt: skip
         ingest.send_signal(signal.SIGTERM)
         stdout, _ = ingest.communicate(timeout=30)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; run ingest's stderr:\n{stderr.read_text()}") from None
     finally:
         if ingest.poll() is None:
             ingest.kill()

@@ -130,13 +130,19 @@ def test_a_kafka_call_failed_by_an_outage_runs_again_when_the_broker_is_back(
     assert len(engine_lines(caplog)) == 2
 
 
-def test_a_kafka_call_failing_while_the_broker_answers_is_not_an_outage(kafka: Kafka) -> None:
+def test_a_kafka_call_failing_while_the_broker_answers_is_tried_three_times_then_raised(
+    kafka: Kafka,
+) -> None:
+    calls = []
+
     def commit() -> None:
+        calls.append(1)
         raise KafkaTimeoutError("the broker answers, but not this request")
 
     watch = BrokerWatch(kafka, every=0, probe=Broker(up=True))
     with pytest.raises(KafkaTimeoutError):
         watch.retry(commit)
+    assert len(calls) == 3
 
 
 def test_waiting_for_kafka_is_not_a_quiet_spell(kafka: Kafka) -> None:
@@ -150,6 +156,23 @@ def test_waiting_for_kafka_is_not_a_quiet_spell(kafka: Kafka) -> None:
     assert loop.go_on()  # back, and the outage did not use up the quiet spell
     time.sleep(1.2)
     assert not loop.go_on()  # a real quiet spell still ends the run
+
+
+def test_a_kafka_call_waiting_out_an_outage_is_not_a_quiet_spell_either(kafka: Kafka) -> None:
+    down_since = time.monotonic()
+    watch = BrokerWatch(kafka, every=0.01,
+                        probe=lambda _: time.monotonic() - down_since > 2.0)  # fmt: skip
+    loop = RunLoop(until_idle=1.0, install_signals=False, watch=watch)
+    calls = []
+
+    def commit() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KafkaTimeoutError("no broker")
+        return "committed"
+
+    assert loop.through_outages(commit) == "committed"
+    assert loop.go_on()
 
 
 def test_a_stop_signal_ends_the_wait_for_kafka(kafka: Kafka) -> None:
