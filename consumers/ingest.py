@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import Any
+from functools import partial
 
+from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from leadledger import kafka as kafka_io
@@ -22,7 +23,7 @@ from leadledger.config import Kafka
 from leadledger.consumers.runloop import RunLoop, Throughput
 from leadledger.ingest import Ingestor, Tally
 from leadledger.intake import Intake, Received
-from leadledger.ledgerdb import LedgerDB
+from leadledger.ledgerdb import DeadLetter, LedgerDB
 from leadledger.limits import MAX_RECORD_BYTES, too_large
 from leadledger.messages import InvalidEvent, from_record
 from leadledger.store import EventStore
@@ -51,7 +52,9 @@ def run_ingest(
     intake = Intake(Ingestor(store), ledger, max_wait)
     consumer = kafka_io.consumer(kafka, group_id=group)
     consumer.subscribe([kafka.ingest_topic])
-    dead_letters = kafka_io.producer(kafka)
+    # A send waits for the topic's metadata at most the Kafka timeout (not 60 s), so that an
+    # outage surfaces here as an error the run loop waits out.
+    dead_letters = kafka_io.producer(kafka, max_block_ms=int(kafka.timeout * 1000))
     tally = Tally()
     speed = Throughput("ingest")
     loop.worked()  # the quiet spell counts from here, not from setup
@@ -63,21 +66,13 @@ def run_ingest(
             if records or (not consumer.assignment() and time.monotonic() < joining_until):
                 loop.worked()  # work, or still joining the group: not a quiet spell yet
             batch = [decode(schemas, record) for record in records]
-            for letter in intake.take(batch, tally):
-                dead_letters.send(
-                    kafka.dead_letter_topic,
-                    key=None,
-                    value=letter.payload,
-                    headers=[
-                        (REASON_HEADER, letter.reason.encode()),
-                        (ORIGIN_HEADER, letter.origin.encode()),
-                    ],
-                )
-            dead_letters.flush()
+            letters = intake.take(batch, tally)
+            if letters:
+                loop.through_outages(partial(send_dead_letters, dead_letters, kafka, letters))
             if records:
-                consumer.commit()
-                lag = _lag(consumer) if speed.due() else None
-                speed.add(len(records), lag)
+                loop.through_outages(lambda: kafka_io.commit(consumer, kafka))
+            lag = kafka_io.consumer_lag(consumer, kafka) if speed.due() else None
+            speed.add(len(records), lag)
     finally:
         dead_letters.close()
         consumer.close(autocommit=False)
@@ -86,6 +81,27 @@ def run_ingest(
         tally.received, tally.stored, tally.duplicates, tally.dead_lettered, tally.parked,
     )  # fmt: skip
     return tally
+
+
+def send_dead_letters(producer: KafkaProducer, kafka: Kafka, letters: list[DeadLetter]) -> None:
+    """Send ``letters`` to the dead-letter topic and wait, at most the Kafka timeout, for the
+    broker to acknowledge each. Any failure raises, so the batch's offsets stay uncommitted;
+    sent again after an outage, a letter may reach the topic twice, never not at all."""
+    futures = [
+        producer.send(
+            kafka.dead_letter_topic,
+            key=None,
+            value=letter.payload,
+            headers=[
+                (REASON_HEADER, letter.reason.encode()),
+                (ORIGIN_HEADER, letter.origin.encode()),
+            ],
+        )
+        for letter in letters
+    ]
+    producer.flush(timeout=kafka.timeout)
+    for future in futures:
+        future.get(timeout=0)  # raises the broker's error for a record it refused
 
 
 def origin_of(record: ConsumerRecord) -> str:
@@ -112,10 +128,3 @@ def decode(schemas: SchemaRegistry, record: ConsumerRecord) -> Received:
         return Received(origin, raw, None, f"invalid: {exc}")
     except Exception as exc:  # one record's failure is its dead letter, not the consumer's end
         return Received(origin, raw, None, f"undecodable: {type(exc).__name__}: {exc}")
-
-
-def _lag(consumer: Any) -> int:
-    """Records on the broker not yet consumed, over this consumer's partitions."""
-    assigned = list(consumer.assignment())
-    ends = consumer.end_offsets(assigned)
-    return sum(max(0, ends[tp] - consumer.position(tp)) for tp in assigned)

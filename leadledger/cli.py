@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,11 +15,18 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from leadledger import logs
 from leadledger.codec import DecodeError
 from leadledger.config import (
     BOOTSTRAP_ENV,
     DATA_DIR_ENV,
     DATABASE_URL_ENV,
+    DEFAULT_KAFKA_TIMEOUT,
+    DEFAULT_PARTITIONS,
+    DEFAULT_REPLICATION_FACTOR,
+    KAFKA_TIMEOUT_ENV,
+    PARTITIONS_ENV,
+    REPLICATION_ENV,
     BrokerUnavailable,
     ConfigError,
     Database,
@@ -106,13 +111,44 @@ kafka_options = [
         show_default=True,
         help="Prefix of leadledger's topic names.",
     ),
-]
+    click.option(
+        "--kafka-timeout", type=click.FloatRange(min=0, min_open=True), envvar=KAFKA_TIMEOUT_ENV,
+        default=DEFAULT_KAFKA_TIMEOUT, show_default=True, metavar="SECONDS",
+        expose_value=False, callback=lambda ctx, _, value: _keep(ctx, timeout=value),
+        help=f"How long to wait for a broker to answer before saying none does "
+             f"(env {KAFKA_TIMEOUT_ENV}).",
+    ),
+    click.option(
+        "--partitions", type=click.IntRange(min=1), envvar=PARTITIONS_ENV,
+        default=DEFAULT_PARTITIONS, show_default=True, expose_value=False,
+        callback=lambda ctx, _, value: _keep(ctx, partitions=value),
+        help=f"Partitions of each topic leadledger creates (env {PARTITIONS_ENV}).",
+    ),
+    click.option(
+        "--replication-factor", type=click.IntRange(min=1), envvar=REPLICATION_ENV,
+        default=DEFAULT_REPLICATION_FACTOR, show_default=True, expose_value=False,
+        callback=lambda ctx, _, value: _keep(ctx, replication_factor=value),
+        help=f"Replicas of each topic leadledger creates; 3 on a production cluster "
+             f"(env {REPLICATION_ENV}).",
+    ),
+]  # fmt: skip
 
 
 def with_kafka(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(kafka_options):
         fn = option(fn)
     return fn
+
+
+def _keep(ctx: click.Context, **settings: Any) -> None:
+    """Hold a Kafka option for ``_kafka``, so commands need not take each as a parameter."""
+    ctx.meta.setdefault("leadledger.kafka", {}).update(settings)
+
+
+def _kafka(bootstrap_servers: str, topic_prefix: str) -> Kafka:
+    """The Kafka settings of the running command: its options, the environment, defaults."""
+    kept = click.get_current_context().meta.get("leadledger.kafka", {})
+    return Kafka.from_settings(bootstrap_servers, topic_prefix, **kept)
 
 
 @click.group()
@@ -128,16 +164,14 @@ def with_kafka(fn: Callable[..., Any]) -> Callable[..., Any]:
     envvar=DATABASE_URL_ENV,
     help=f"postgresql:// URL to use PostgreSQL instead of SQLite (env {DATABASE_URL_ENV}).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log progress of the Kafka processes.")
+@click.option("-v", "--verbose", count=True,
+              help="Log the Kafka processes' throughput and lag; -vv adds kafka-python's "
+                   "own debug lines.")  # fmt: skip
 @click.version_option(package_name="leadledger")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: bool) -> None:
+def cli(ctx: click.Context, data_dir: Path | None, database_url: str | None, verbose: int) -> None:
     """leadledger: one shared, replayable record of every touch, stage change and sale."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(verbose)
     ctx.obj = Context(data_dir, database_url)
 
 
@@ -218,7 +252,7 @@ def publish(file: Path, bootstrap_servers: str, topic_prefix: str) -> None:
     from leadledger.files import read_records
     from leadledger.publisher import Publisher
 
-    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+    kafka = _kafka(bootstrap_servers, topic_prefix)
     records = list(read_records(file))
     invalid = [r for r in records if r.message is None]
     for record in invalid:
@@ -248,7 +282,8 @@ until_idle_option = click.option(
     type=float,
     default=None,
     metavar="SECONDS",
-    help="Stop after SECONDS without new input (for catch-up runs and tests).",
+    help="Stop after SECONDS without new input (for catch-up runs and tests); time spent "
+    "waiting for a broker that went away does not count.",
 )
 
 
@@ -269,10 +304,10 @@ def run_ingest(
     from leadledger.consumers.ingest import run_ingest as run
     from leadledger.consumers.runloop import RunLoop
 
-    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+    kafka = _kafka(bootstrap_servers, topic_prefix)
     wait = timedelta(seconds=park_seconds)
     with context.open() as (_, store, ledger):
-        tally = run(kafka, store, ledger, RunLoop(until_idle), max_wait=wait)
+        tally = run(kafka, store, ledger, RunLoop.serving(kafka, until_idle), max_wait=wait)
     _print_tally(tally)
 
 
@@ -293,9 +328,9 @@ def run_relay(
     from leadledger.consumers.relay import run_relay as run
     from leadledger.consumers.runloop import RunLoop
 
-    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+    kafka = _kafka(bootstrap_servers, topic_prefix)
     with context.open() as (_, store, ledger):
-        sent = run(kafka, store, ledger, RunLoop(until_idle), page_size=page_size)
+        sent = run(kafka, store, ledger, RunLoop.serving(kafka, until_idle), page_size=page_size)
     out.print(f"relayed {sent} events to {kafka.domain_topic}")
 
 
@@ -310,9 +345,9 @@ def run_projection(
     from leadledger.consumers.projection import run_projection as run
     from leadledger.consumers.runloop import RunLoop
 
-    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+    kafka = _kafka(bootstrap_servers, topic_prefix)
     with context.ledger() as ledger:
-        count = run(kafka, ledger, RunLoop(until_idle))
+        count = run(kafka, ledger, RunLoop.serving(kafka, until_idle))
     out.print(f"projected {count} events from {kafka.domain_topic}")
 
 
@@ -600,7 +635,7 @@ def replay(
         if from_kafka:
             from leadledger.consumers.projection import replay_from_kafka, replay_total
 
-            kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+            kafka = _kafka(bootstrap_servers, topic_prefix)
             total, ends = replay_total(kafka, ledger, model)
             covered = _with_progress(
                 "replaying", total, lambda p: replay_from_kafka(kafka, ledger, model, ends, p)
@@ -824,7 +859,7 @@ def reconcile(
     elif topic:
         from leadledger.kafka import topic_size
 
-        kafka = Kafka.from_settings(bootstrap_servers, topic_prefix)
+        kafka = _kafka(bootstrap_servers, topic_prefix)
         received = topic_size(kafka, kafka.ingest_topic)
         prefix = f"{kafka.ingest_topic}/"
         what = f"topic {kafka.ingest_topic}"

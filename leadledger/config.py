@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 DATA_DIR_ENV = "LEADLEDGER_DATA_DIR"
@@ -13,6 +14,16 @@ DATABASE_URL_ENV = "LEADLEDGER_DATABASE_URL"
 BOOTSTRAP_ENV = "LEADLEDGER_KAFKA_BOOTSTRAP_SERVERS"
 TOPIC_PREFIX_ENV = "LEADLEDGER_TOPIC_PREFIX"
 LEDGER_FILE = "ledger.db"  # in the data directory: read models, checkpoints, dead letters
+KAFKA_TIMEOUT_ENV = "LEADLEDGER_KAFKA_TIMEOUT"
+PARTITIONS_ENV = "LEADLEDGER_KAFKA_PARTITIONS"
+REPLICATION_ENV = "LEADLEDGER_KAFKA_REPLICATION_FACTOR"
+# Long enough for a broker across a network to answer, short enough that a command
+# pointed at no broker says so well within ten seconds.
+DEFAULT_KAFKA_TIMEOUT = 5.0
+DEFAULT_PARTITIONS = 6
+# One replica suits the single-node broker of development and docker-compose; a
+# production cluster wants 3 (set it before the topics are first created).
+DEFAULT_REPLICATION_FACTOR = 1
 
 
 class ConfigError(ValueError):
@@ -108,16 +119,44 @@ class Database:
 
 @dataclass(frozen=True)
 class Kafka:
-    """A Kafka cluster and the names of leadledger's topics on it."""
+    """A Kafka cluster, the names of leadledger's topics on it, and how to treat it.
+
+    ``timeout`` (seconds) bounds the wait for a first answer from the bootstrap servers;
+    ``partitions`` and ``replication_factor`` apply when leadledger creates its topics,
+    never to topics that exist already.
+    """
 
     bootstrap_servers: str
     topic_prefix: str = "leadledger"
+    timeout: float = DEFAULT_KAFKA_TIMEOUT
+    partitions: int = DEFAULT_PARTITIONS
+    replication_factor: int = DEFAULT_REPLICATION_FACTOR
+
+    def __post_init__(self) -> None:
+        if not self.timeout > 0:
+            raise ConfigError(f"the Kafka timeout must be above 0 seconds, got {self.timeout}")
+        for name, value in (("partitions", self.partitions),
+                            ("replication factor", self.replication_factor)):  # fmt: skip
+            if value < 1:
+                raise ConfigError(f"the topics' {name} must be at least 1, got {value}")
 
     @classmethod
-    def from_settings(cls, bootstrap: str | None = None, prefix: str | None = None) -> Kafka:
+    def from_settings(
+        cls,
+        bootstrap: str | None = None,
+        prefix: str | None = None,
+        timeout: float | None = None,
+        partitions: int | None = None,
+        replication_factor: int | None = None,
+    ) -> Kafka:
+        """Options first, then the environment, then the defaults."""
         return cls(
             bootstrap_servers=bootstrap or os.environ.get(BOOTSTRAP_ENV, "127.0.0.1:9092"),
             topic_prefix=prefix or os.environ.get(TOPIC_PREFIX_ENV, "leadledger"),
+            timeout=timeout or _number(KAFKA_TIMEOUT_ENV, float, DEFAULT_KAFKA_TIMEOUT),
+            partitions=partitions or _number(PARTITIONS_ENV, int, DEFAULT_PARTITIONS),
+            replication_factor=replication_factor
+            or _number(REPLICATION_ENV, int, DEFAULT_REPLICATION_FACTOR),
         )
 
     @property
@@ -131,3 +170,17 @@ class Kafka:
     @property
     def dead_letter_topic(self) -> str:
         return f"{self.topic_prefix}.dead-letters"
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _number(env: str, kind: Callable[[str], _N], default: _N) -> _N:
+    """A number from the environment, with an error that names the variable."""
+    raw = os.environ.get(env)
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{env} must be a number, got {raw!r}") from None
