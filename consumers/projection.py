@@ -133,12 +133,13 @@ def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop) -> int:
         with fewer_collections():
             while loop.go_on():
                 polled = consumer.poll(timeout_ms=500)
-                if not polled:
-                    continue
-                loop.worked()
-                added = _deliver(polled, sinks, lambda _: True)
-                count += added
-                speed.add(added)
+                added = 0
+                if polled:
+                    loop.worked()
+                    added = _deliver(polled, sinks, lambda _: True)
+                    count += added
+                # Every turn, idle ones too, so -v shows the lag while nothing arrives.
+                speed.add(added, kafka_io.consumer_lag(consumer, kafka) if speed.due() else None)
     finally:
         consumer.close(autocommit=False)
     log.info("projection stopped after %d events", count)

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from eventsourcing.persistence import Notification
 
 from leadledger import kafka as kafka_io
 from leadledger.codec import registry
@@ -29,11 +34,34 @@ POSITION_HEADER = "leadledger.position"  # the event's position in the store's l
 VERSION_HEADER = "leadledger.version"  # its version in its stream (the lead's order)
 
 
+def _publish(producer: Any, kafka: Kafka, store: EventStore, page: Sequence[Notification]) -> None:
+    """Send one page and wait for the broker to acknowledge every record of it: a send that
+    failed (a broker away longer than the producer's timeout) raises, so the checkpoint
+    never moves past an event that is not on the topic."""
+    schemas = registry()
+    futures = []
+    for notification in page:
+        event = store.decode(notification)
+        event_type, record = to_wire(event)
+        futures.append(producer.send(
+            kafka.domain_topic,
+            key=wire_key(event).encode(),
+            value=schemas.encode(event_type, record),
+            headers=[
+                (TYPE_HEADER, event_type.encode()),
+                (POSITION_HEADER, str(notification.id).encode()),
+                (VERSION_HEADER, str(notification.originator_version).encode()),
+            ],
+        ))  # fmt: skip
+    producer.flush(timeout=kafka.timeout)
+    for future in futures:
+        future.get(timeout=0)  # raises the broker's error for a record it did not take
+
+
 def run_relay(
     kafka: Kafka, store: EventStore, ledger: LedgerDB, loop: RunLoop, page_size: int = 1000
 ) -> int:
     kafka_io.ensure_topics(kafka)
-    schemas = registry()
     producer = kafka_io.producer(kafka)
     after = ledger.position(CHECKPOINT, STREAM) or 0
     speed = Throughput("relay")
@@ -43,20 +71,7 @@ def run_relay(
         while loop.go_on():
             progressed = False
             for page in store.notifications(after, page_size):
-                for notification in page:
-                    event = store.decode(notification)
-                    event_type, record = to_wire(event)
-                    producer.send(
-                        kafka.domain_topic,
-                        key=wire_key(event).encode(),
-                        value=schemas.encode(event_type, record),
-                        headers=[
-                            (TYPE_HEADER, event_type.encode()),
-                            (POSITION_HEADER, str(notification.id).encode()),
-                            (VERSION_HEADER, str(notification.originator_version).encode()),
-                        ],
-                    )
-                producer.flush()
+                loop.through_outages(partial(_publish, producer, kafka, store, page))
                 after = page[-1].id
                 ledger.set_position(CHECKPOINT, STREAM, after)
                 sent += len(page)
