@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from leadledger.catalogue import ROUTES
+from leadledger.domain.stream import idempotency_key
 from leadledger.ingest import Ingestor, Outcome, Tally
 from leadledger.ledgerdb import DeadLetter, LedgerDB, Parked
 from leadledger.messages import IngestEvent, parse_event
@@ -54,11 +55,8 @@ def slot_of(message: IngestEvent) -> str:
     return f"{route.stream.KIND}:{route.key(message)}"
 
 
-Key = tuple[str, str]
-
-
-def key_of(message: IngestEvent) -> Key:
-    return message.source_system, message.event_id
+def key_of(message: IngestEvent) -> str:
+    return idempotency_key(message.source_system, message.event_id)
 
 
 def digest_of(message: IngestEvent) -> str:
@@ -129,21 +127,23 @@ class Intake:
     ) -> tuple[list[Received], dict[str, tuple[str, str | None]], list[DeadLetter]]:
         """Split valid records into those to apply (their origin owns the key and has no
         final fate yet), duplicates, and conflicts (the key is owned by other content)."""
-        claims: dict[Key, tuple[str, str]] = {}
+        claims: dict[str, tuple[str, str]] = {}
         digests: dict[str, str] = {}
+        key: dict[str, str] = {}  # origin -> its record's key
         for record in valid:
             assert record.message is not None
             digests[record.origin] = digest_of(record.message)
-            claims.setdefault(key_of(record.message), (digests[record.origin], record.origin))
+            key[record.origin] = key_of(record.message)
+            claims.setdefault(key[record.origin], (digests[record.origin], record.origin))
         owners = self.ledger.claim_keys(claims)
-        own = [r for r in valid if r.message and owners[key_of(r.message)][1] == r.origin]
-        known = self.ledger.intake_statuses(r.origin for r in own)
+        own = [r.origin for r in valid if owners[key[r.origin]][1] == r.origin]
+        known = self.ledger.intake_statuses(own)
         fresh: list[Received] = []
         settled: dict[str, tuple[str, str | None]] = {}
         conflicts: list[DeadLetter] = []
         for record in valid:
             assert record.message is not None
-            digest, owner = owners[key_of(record.message)]
+            digest, owner = owners[key[record.origin]]
             if owner == record.origin:
                 if known.get(record.origin) in ("stored", "duplicate"):
                     settled[record.origin] = ("duplicate", None)  # delivered again
@@ -152,7 +152,7 @@ class Intake:
             elif digest == digests[record.origin]:
                 settled[record.origin] = ("duplicate", None)
             else:
-                source, event_id = key_of(record.message)
+                source, event_id = record.message.source_system, record.message.event_id
                 why = (
                     f"conflict: idempotency key (source_system {source!r}, event_id "
                     f"{event_id!r}) is already used by {owner} with different content; a "

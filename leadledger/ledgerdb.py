@@ -170,8 +170,7 @@ parked = sa.Table(
 keys = sa.Table(
     "ll_keys",
     metadata,
-    sa.Column("source_system", sa.String(200), primary_key=True),
-    sa.Column("event_id", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(500), primary_key=True, comment='["source_system", "event_id"]'),
     sa.Column("digest", sa.String(64), nullable=False, comment="sha256 of the record's content"),
     sa.Column("origin", sa.String(500), nullable=False, comment="the record that claimed it"),
     comment="Idempotency keys, unique across all streams: the first record to claim a key "
@@ -362,40 +361,40 @@ class LedgerDB:
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
 
-    def claim_keys(
-        self, claims: dict[tuple[str, str], tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[str, str]]:
-        """Claim each idempotency key for its (digest, origin) unless already claimed, and
-        return every key's owner: one statement decides a race between two consumers."""
+    def claim_keys(self, claims: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        """Claim each idempotency key (``domain.stream.idempotency_key``) for its (digest,
+        origin) unless already claimed, and return every key's owner: one statement decides
+        a race between two consumers. Plain DB-API ``executemany``: this runs for every
+        record ingested, and SQLAlchemy's per-row parameter handling cost more than the
+        insert itself."""
         if not claims:
             return {}
-        rows = [
-            {"source_system": s, "event_id": e, "digest": d, "origin": o}
-            for (s, e), (d, o) in claims.items()
-        ]
         wanted = list(claims)
-        owners: dict[tuple[str, str], tuple[str, str]] = {}
+        rows = [(k, d, o) for k, (d, o) in claims.items()]
+        owners: dict[str, tuple[str, str]] = {}
+        mark = "?" if self.engine.dialect.name == "sqlite" else "%s"
+        insert = (
+            f"INSERT INTO {keys.name} (key, digest, origin) VALUES ({mark}, {mark}, {mark}) "
+            "ON CONFLICT (key) DO NOTHING"
+        )
         with self.engine.begin() as conn:
-            conn.execute(self._insert_ignore(keys), rows)
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor.executemany(insert, rows)
             for start in range(0, len(wanted), CHUNK):
-                chunk = wanted[start : start + CHUNK]
                 result = conn.execute(
-                    sa.select(
-                        keys.c.source_system, keys.c.event_id, keys.c.digest, keys.c.origin
-                    ).where(sa.tuple_(keys.c.source_system, keys.c.event_id).in_(chunk))
+                    sa.select(keys.c.key, keys.c.digest, keys.c.origin).where(
+                        keys.c.key.in_(wanted[start : start + CHUNK])
+                    )
                 )
-                owners.update(((s, e), (d, o)) for s, e, d, o in result)
+                owners.update((k, (d, o)) for k, d, o in result)
         return owners
 
-    def release_keys(self, released: Iterable[tuple[str, str]]) -> None:
+    def release_keys(self, released: Iterable[str]) -> None:
         """Free keys whose records were dead-lettered, so a corrected re-send can be stored."""
         wanted = list(released)
         with self.engine.begin() as conn:
             for start in range(0, len(wanted), CHUNK):
-                chunk = wanted[start : start + CHUNK]
-                conn.execute(
-                    keys.delete().where(sa.tuple_(keys.c.source_system, keys.c.event_id).in_(chunk))
-                )
+                conn.execute(keys.delete().where(keys.c.key.in_(wanted[start : start + CHUNK])))
 
     def intake_statuses(self, origins: Iterable[str]) -> dict[str, str]:
         wanted = list(origins)
