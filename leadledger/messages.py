@@ -119,9 +119,14 @@ class IngestEvent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: str
 
-    event_id: Text = Field(description="The producer's idempotency key: a re-sent fact keeps it.")
+    event_id: Text = Field(
+        description="With source_system, the producer's idempotency key, unique across all "
+        "streams: a re-sent fact keeps it; the same key with other content is a conflict."
+    )
     occurred_at: Moment = Field(description="When it happened at the source.")
-    source_system: Text = Field(description="The reporting system, e.g. google_ads, hubspot.")
+    source_system: Text = Field(
+        description="The reporting system, e.g. google_ads, hubspot; part of the idempotency key."
+    )
 
     def fields(self) -> dict[str, Any]:
         """The event's own fields, as the domain records them."""

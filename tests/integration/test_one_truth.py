@@ -39,7 +39,7 @@ from leadledger.store import open_store
 from tests.e2e.cli import LEADLEDGER, leadledger
 from tests.integration.test_messy_stream import visitors
 
-pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+pytestmark = [pytest.mark.kafka]
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 MODELS = ("first_touch", "linear", "time_decay", "markov", "shapley")
 
@@ -88,17 +88,20 @@ def relay_with_kills(env: dict[str, str], ledger: LedgerDB, total: int, kills: i
     return landed
 
 
+@pytest.mark.postgres
 def test_every_delivery_path_gives_the_read_models_of_one_clean_build(
-    kafka_bootstrap: str, topic_prefix: str, postgres_url: str, tmp_path: Path
+    kafka_bootstrap: str, topic_prefix: str, database: Database, tmp_path: Path
 ) -> None:
+    """On PostgreSQL (a Kafka deployment's database) and on SQLite (a data directory that
+    is also used in Kafka mode): the same paths, the same result."""
     records = demo.generate(leads=150, seed=31) + visitors(30)
     path = demo.write_jsonl(records, tmp_path / "all.jsonl")
     messages = list(read_jsonl(path))
     first, second, third = messages[:700], messages[700:1300], messages[1300:]
     kafka = Kafka(kafka_bootstrap, topic_prefix)
-    database = Database.from_settings(url=postgres_url)
-    env = {**os.environ, "LEADLEDGER_DATABASE_URL": postgres_url,
-           "LEADLEDGER_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+    where = ({"LEADLEDGER_DATABASE_URL": database.url} if database.url != "sqlite"
+             else {"LEADLEDGER_DATA_DIR": str(database.data_dir)})  # fmt: skip
+    env = {**os.environ, **where, "LEADLEDGER_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
            "LEADLEDGER_TOPIC_PREFIX": topic_prefix}  # fmt: skip
     store, ledger = open_store(database), LedgerDB(database.ledger_url())
     quiet = RunLoop(until_idle=3, install_signals=False)
