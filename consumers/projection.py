@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from leadledger import kafka as kafka_io
 from leadledger.codec import registry
 from leadledger.config import Kafka
-from leadledger.consumers.relay import POSITION_HEADER, VERSION_HEADER
+from leadledger.consumers.relay import POSITION_HEADER, VERSION_HEADER, checkpoint_of
 from leadledger.consumers.runloop import RunLoop, Throughput
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.facts import Row, rows_for
@@ -117,6 +117,28 @@ def _deliver(
     return sum(len(r) for r in polled.values())
 
 
+def _settle_store_position(
+    kafka: Kafka, consumer: KafkaConsumer, ledger: LedgerDB, sinks: list[tuple[Sink, Offsets]]
+) -> None:
+    """Move each sink's store position to the relay's checkpoint once this consumer has
+    read every partition to its end: the relay moves its checkpoint only after the broker
+    acknowledged every record up to it, so each of them lies below the end offsets read
+    now, and has been delivered. Then the read model has one position in the store's log
+    whichever path fed it, and a store path that runs next starts there, not at 0."""
+    relayed = ledger.position(*checkpoint_of(kafka)) or 0
+    behind = [sink for sink, done in sinks if done.get(STORE_STREAM, 0) < relayed]
+    if not behind:
+        return
+    assigned = list(consumer.assignment())
+    ends = consumer.end_offsets(assigned)
+    if any(consumer.position(tp) < ends[tp] for tp in assigned):
+        return
+    for sink, done in sinks:
+        if done.get(STORE_STREAM, 0) < relayed:
+            sink.apply([], {STORE_STREAM: relayed})
+            done[STORE_STREAM] = relayed
+
+
 def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop) -> int:
     kafka_io.ensure_topics(kafka)
     consumer = kafka_io.consumer(kafka)
@@ -138,6 +160,8 @@ def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop) -> int:
                     loop.worked()
                     added = _deliver(polled, sinks, lambda _: True)
                     count += added
+                else:
+                    _settle_store_position(kafka, consumer, ledger, sinks)
                 # Every turn, idle ones too, so -v shows the lag while nothing arrives.
                 speed.add(added, kafka_io.consumer_lag(consumer, kafka) if speed.due() else None)
     finally:

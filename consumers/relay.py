@@ -28,7 +28,15 @@ from leadledger.wire import to_wire, wire_key
 
 log = logging.getLogger("leadledger.relay")
 CHECKPOINT = "relay"
-STREAM = "store"
+
+
+def checkpoint_of(kafka: Kafka) -> tuple[str, str]:
+    """The relay's checkpoint (name, stream): the last store position the broker has
+    acknowledged on this domain-events topic. Keyed by topic, so a projection reading the
+    topic can trust it (see ``consumers.projection``)."""
+    return CHECKPOINT, kafka.domain_topic
+
+
 TYPE_HEADER = "leadledger.type"
 POSITION_HEADER = "leadledger.position"  # the event's position in the store's log
 VERSION_HEADER = "leadledger.version"  # its version in its stream (the lead's order)
@@ -63,7 +71,7 @@ def run_relay(
 ) -> int:
     kafka_io.ensure_topics(kafka)
     producer = kafka_io.producer(kafka)
-    after = ledger.position(CHECKPOINT, STREAM) or 0
+    after = ledger.position(*checkpoint_of(kafka)) or 0
     speed = Throughput("relay")
     sent = 0
     loop.worked()  # the quiet spell counts from here, not from setup
@@ -73,7 +81,7 @@ def run_relay(
             for page in store.notifications(after, page_size):
                 loop.through_outages(partial(_publish, producer, kafka, store, page))
                 after = page[-1].id
-                ledger.set_position(CHECKPOINT, STREAM, after)
+                ledger.set_position(*checkpoint_of(kafka), after)
                 sent += len(page)
                 speed.add(len(page), lag=store.max_position() - after)
                 progressed = True

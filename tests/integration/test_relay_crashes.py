@@ -19,7 +19,7 @@ import pytest
 from leadledger import demo
 from leadledger.codec import registry
 from leadledger.config import Database, Kafka
-from leadledger.consumers.relay import CHECKPOINT, STREAM
+from leadledger.consumers.relay import checkpoint_of
 from leadledger.kafka import consumer
 from leadledger.ledgerdb import LedgerDB
 from leadledger.pipeline import ingest_file
@@ -35,6 +35,7 @@ def test_killed_relay_resends_but_never_skips(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     database = Database.from_settings(data_dir=tmp_path / "data")
+    kafka = Kafka(kafka_bootstrap, topic_prefix)
     store, ledger = open_store(database), LedgerDB(database.ledger_url())
     ingest_file(demo.write_jsonl(demo.generate(leads=2000, seed=3), tmp_path / "in.jsonl"),
                 store, ledger)  # fmt: skip
@@ -58,7 +59,7 @@ def test_killed_relay_resends_but_never_skips(
         time.sleep(rng.uniform(1.2, 2.2))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-        reached = ledger.position(CHECKPOINT, STREAM) or 0
+        reached = ledger.position(*checkpoint_of(kafka)) or 0
         if 0 < reached < total:
             mid_stream_kills += 1
         if mid_stream_kills >= KILLS or reached >= total:
@@ -66,10 +67,10 @@ def test_killed_relay_resends_but_never_skips(
     assert mid_stream_kills >= KILLS, f"only {mid_stream_kills} kills landed mid-stream"
     subprocess.run([*relay, "--until-idle", "2"], env=env, check=True, timeout=300,
                    capture_output=True)  # fmt: skip
-    assert ledger.position(CHECKPOINT, STREAM) == total
+    assert ledger.position(*checkpoint_of(kafka)) == total
     ledger.close()
 
-    reader = consumer(Kafka(kafka_bootstrap, topic_prefix), consumer_timeout_ms=5000)
+    reader = consumer(kafka, consumer_timeout_ms=5000)
     reader.subscribe([f"{topic_prefix}.domain-events"])
     schemas = registry()
     received = [(r.key.decode(), schemas.decode(r.value)[1]["event_id"]) for r in reader]
