@@ -746,7 +746,14 @@ def deadletters_list(context: Context, fmt: str) -> None:
                     "replayed_at": _utc(r.replayed_at)} for r in rows]  # fmt: skip
         click.echo(json.dumps(listing, indent=2))
         return
-    table = Table("id", "origin", "reason", "dead-lettered at", "replayed")
+    from rich.table import Column
+
+    # Times are never cut short on a narrow terminal; origin and reason wrap instead.
+    stamp = len("2026-01-01T00:00:00+00:00")
+    wide = stamp if any(r.replayed_at for r in rows) else None
+    table = Table("id", Column("origin", overflow="fold"), "reason",
+                  Column("dead-lettered at", no_wrap=True, min_width=stamp),
+                  Column("replayed", no_wrap=True, min_width=wide))  # fmt: skip
     for row in rows:
         table.add_row(str(row.id), row.origin, row.reason,
                       _utc(row.dead_lettered_at, "seconds"),

@@ -102,7 +102,7 @@ def test_dead_letters_list_says_when_and_whether_replayed_in_utc(tmp_path: Path)
     assert replayed.pop(typo["id"]).endswith("+00:00")
     assert list(replayed.values()) == [None]  # the broken line was never re-submitted
 
-    table = leadledger(*data, "deadletters", "list", env={"COLUMNS": "250"}).stdout
+    table = leadledger(*data, "deadletters", "list", env={"COLUMNS": "80"}).stdout  # times whole
     assert "dead-lettered at" in table
     assert "replayed" in table
     stamps = re.findall(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", table)
