@@ -6,9 +6,10 @@ store and from Kafka, beside the raw read-and-decode rate of the same log in the
     .venv/bin/python bench/replay_rate.py --events 10000000 --no-kafka   # memory at 10M
 
 Data: the demo's seeded journeys (touches, lead creation, assignment, MQL, acceptance or
-rejection with a reason, contact attempts, SQL, confirmation, won deals, spend, targets) for
-10,000 leads, ingested through the engine once, then copied block by block under new lead
-keys with eventsourcing's own recorder until the store holds ``--events`` events.
+rejection with a reason, contact attempts, SQL, confirmation, opportunities, deals won or
+lost, spend, targets) for 10,000 leads, ingested through the engine once, then copied block
+by block under new lead keys with eventsourcing's own recorder until the store holds
+``--events`` events.
 
 Rates, all in log events per second (every event of the log counts, whatever its type):
 - raw read-and-decode: page the whole log (1,000 per page) and decode every event into its

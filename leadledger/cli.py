@@ -653,8 +653,14 @@ def replay(
             finally:
                 store.close()
         ledger.set_read_model_status(name, "ready")
+        served = readmodels.served(ledger).name
     out.print(f"read model {model.describe()}: ready, {covered} log positions replayed")
-    out.print(f"report from it with --read-model {name}; serve it with: leadledger promote {name}")
+    out.print(f"report from it with --read-model {name}; compare: leadledger diff {served} {name}")
+    # Suggest only what works: promote refuses a bounded read model.
+    if model.live:
+        out.print(f"serve it with: leadledger promote {name}")
+    else:
+        out.print("it is bounded: it does not follow new events and cannot be served")
 
 
 @cli.command()
@@ -759,7 +765,8 @@ def deadletters() -> None:
 )
 @pass_context
 def deadletters_list(context: Context, fmt: str) -> None:
-    """List dead letters: where each came from and why."""
+    """List dead letters: where each came from, why, when, and whether a corrected record
+    was re-submitted (times in UTC)."""
     context.require_data()
     from leadledger.ledgerdb import dead_letters
 
@@ -769,13 +776,31 @@ def deadletters_list(context: Context, fmt: str) -> None:
     finally:
         ledger.close()
     if fmt == "json":
-        listing = [{"id": r.id, "origin": r.origin, "reason": r.reason} for r in rows]
+        listing = [{"id": r.id, "origin": r.origin, "reason": r.reason,
+                    "dead_lettered_at": _utc(r.dead_lettered_at),
+                    "replayed_at": _utc(r.replayed_at)} for r in rows]  # fmt: skip
         click.echo(json.dumps(listing, indent=2))
         return
-    table = Table("id", "origin", "reason")
+    from rich.table import Column
+
+    # Times are never cut short on a narrow terminal; origin and reason wrap instead.
+    stamp = len("2026-01-01T00:00:00+00:00")
+    wide = stamp if any(r.replayed_at for r in rows) else None
+    table = Table("id", Column("origin", overflow="fold"), "reason",
+                  Column("dead-lettered at", no_wrap=True, min_width=stamp),
+                  Column("replayed", no_wrap=True, min_width=wide))  # fmt: skip
     for row in rows:
-        table.add_row(str(row.id), row.origin, row.reason)
+        table.add_row(str(row.id), row.origin, row.reason,
+                      _utc(row.dead_lettered_at, "seconds"),
+                      _utc(row.replayed_at, "seconds") or "-")  # fmt: skip
     out.print(table)
+
+
+def _utc(moment: datetime | None, timespec: str = "auto") -> str | None:
+    """ISO 8601 in UTC with its offset: SQLite hands stored times back without a zone."""
+    from leadledger.domain.stream import as_utc
+
+    return None if moment is None else as_utc(moment).isoformat(timespec=timespec)
 
 
 @deadletters.command("show")
@@ -793,8 +818,8 @@ def deadletters_show(context: Context, letter_id: int) -> None:
     except UnicodeDecodeError:
         payload = {"hex": letter.payload.hex()}
     shown = {"id": letter.id, "origin": letter.origin, "reason": letter.reason,
-             "dead_lettered_at": str(letter.dead_lettered_at),
-             "replayed_at": str(letter.replayed_at) if letter.replayed_at else None,
+             "dead_lettered_at": _utc(letter.dead_lettered_at),
+             "replayed_at": _utc(letter.replayed_at),
              "payload": payload}  # fmt: skip
     click.echo(json.dumps(shown, indent=2))
 
@@ -872,6 +897,12 @@ def reconcile(
     line = " + ".join(f"{counts.get(p, 0)} {p.replace('_', '-')}" for p in parts)
     unaccounted = received - accounted
     out.print(f"{what}: received {received} = {line}; unaccounted {unaccounted}")
+    if file is not None and received and not accounted:
+        # Published records are accounted for under the topic, not the file they came from.
+        err.print(safe_markup(
+            f"nothing from {file} was ingested from the file; if you published it to Kafka, "
+            "run `leadledger reconcile --topic`"
+        ))  # fmt: skip
     if unaccounted:
         raise SystemExit(1)
 

@@ -1,4 +1,4 @@
-"""A seeded synthetic data set: journeys of touches, lead creations and won deals.
+"""A seeded synthetic data set: journeys of touches, leads, hand-overs and deals won or lost.
 
 The same seed always gives the same file, so the demo's numbers are reproducible. A few
 deliberate faults (a re-sent event, a deal for a lead that was never created, a line
@@ -27,11 +27,13 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 REPS = {"emea": ("ana", "ben"), "na": ("cy", "dee")}
 REASONS = ("no_budget", "not_icp", "too_early", "competitor_won", "other")
+LOSSES = ("competitor_won", "competitor_won", "no_budget", "too_early", "no_response", "other")
 
 
 def generate(leads: int = 200, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     extra = random.Random(seed * 7919 + 1)  # hand-over, spend, targets: a stream of their own
+    deals = random.Random(seed * 104729 + 2)  # deal outcomes and loss reasons: another
     names = list(CHANNELS)
     weights = [CHANNELS[n][0] for n in names]
     records: list[dict[str, Any]] = []
@@ -82,19 +84,9 @@ def generate(leads: int = 200, seed: int = 7) -> list[dict[str, Any]]:
                         }
                     )
             if records[-1]["type"] == "stage_changed" and rng.random() < 0.66:
-                at += timedelta(days=rng.randint(10, 120))
-                records.append(
-                    {
-                        "type": "deal_won",
-                        "event_id": f"{lead_id}-won",
-                        "lead_id": lead_id,
-                        "occurred_at": at.isoformat(),
-                        "source_system": "crm",
-                        "deal_id": f"deal-{i:05d}",
-                        "amount": str(rng.randrange(20, 400) * 50),
-                        "currency": "EUR",
-                    }
-                )
+                cycle = timedelta(days=rng.randint(10, 120))
+                amount = str(rng.randrange(20, 400) * 50)
+                records.extend(deal(lead_id, f"deal-{i:05d}", at, cycle, amount, deals))
         records[first:] = with_handover(records[first:], lead_id, extra)
     records.extend(spend_and_targets(extra))
     if records:
@@ -114,6 +106,31 @@ def generate(leads: int = 200, seed: int = 7) -> list[dict[str, Any]]:
     return records
 
 
+def deal(
+    lead_id: str, deal_id: str, sql: datetime, cycle: timedelta, amount: str, rng: random.Random
+) -> list[dict[str, Any]]:
+    """An opportunity and its deal, opened some way into its cycle and closed at its end:
+    won 40% of the time, lost 45% (some of those recycled to nurture), the rest still open.
+    Two SQLs in three get a deal, so about a quarter of SQLs end in a win (the B2B norm is
+    20-30%)."""
+    opened = sql + cycle * rng.uniform(0.1, 0.4)
+    found = [_event("stage_changed", lead_id, opened, "opportunity", stage="opportunity")]
+    found.append(_event("deal_opened", lead_id, opened + timedelta(minutes=10), "deal-opened",
+                        deal_id=deal_id, amount=amount, currency="EUR"))  # fmt: skip
+    outcome = rng.random()
+    if outcome < 0.4:
+        found.append(_event("deal_won", lead_id, sql + cycle, "won", deal_id=deal_id,
+                            amount=amount, currency="EUR"))  # fmt: skip
+    elif outcome < 0.85:
+        reason = rng.choice(LOSSES)
+        found.append(_event("deal_lost", lead_id, sql + cycle, "lost", deal_id=deal_id,
+                            reason=reason))  # fmt: skip
+        if rng.random() < 0.4:  # back to marketing's nurture, with the loss's tag
+            found.append(_event("recycled", lead_id, sql + cycle + timedelta(days=14),
+                                "recycled-lost", reason=reason))  # fmt: skip
+    return found
+
+
 def _event(kind: str, lead_id: str, at: datetime, name: str, **fields: Any) -> dict[str, Any]:
     return {"type": kind, "event_id": f"{lead_id}-{name}", "lead_id": lead_id,
             "occurred_at": at.isoformat(), "source_system": "crm", **fields}  # fmt: skip
@@ -124,7 +141,7 @@ def with_handover(
 ) -> list[dict[str, Any]]:
     """Add the sales side to one lead's journey: assignment, the answer to its MQL,
     contact attempts and the SQL confirmation; some MQLs are rejected (a few without a
-    reason tag, a policy breach), some SQLs that never win are disqualified (a few for
+    reason tag, a policy breach), some SQLs that never open a deal are disqualified (a few for
     no_response after too few attempts) and some come back as MQLs later; some leads that
     never became MQLs are recycled to nurture."""
     kinds = [(r["type"], r.get("stage")) for r in journey]
@@ -148,7 +165,7 @@ def with_handover(
                                 outcome="connected" if n else "no_answer"))  # fmt: skip
         added.append(_event("sql_confirmed", lead_id, sql + timedelta(hours=rng.uniform(0.5, 7)),
                             "confirmed", rep=rep))  # fmt: skip
-        if ("deal_won", None) not in kinds and rng.random() < 0.5:
+        if ("deal_opened", None) not in kinds and rng.random() < 0.5:
             out = sql + timedelta(days=rng.uniform(2, 20))
             reason = rng.choice([*REASONS, "no_response"])
             added.append(_event("disqualified", lead_id, out, "disqualified", reason=reason))

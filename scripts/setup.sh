@@ -12,4 +12,8 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra}"
+# setuptools prints a note with every editable install of a flat layout: a folder named like
+# the package in the working directory may take precedence on imports. Here that folder is
+# the package itself, so the note says nothing a new user can act on.
+PYTHONWARNINGS="ignore:Editable installation" \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra}"

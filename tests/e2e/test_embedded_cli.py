@@ -18,15 +18,37 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 
 def test_demo_runs_on_the_embedded_default_and_reconciles(tmp_path: Path) -> None:
     result = leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)})
-    assert "received 1381 = stored 1378 + duplicates 1 + dead-lettered 2: reconciles" in (
+    assert "received 1452 = stored 1449 + duplicates 1 + dead-lettered 2: reconciles" in (
         result.stdout
     )
-    assert "event store: 1598 events (1378 stored facts and 220 stream openings)" in result.stdout
+    assert "event store: 1669 events (1449 stored facts and 220 stream openings)" in result.stdout
     assert "SLA compliance 59.9% (175 met, 117 breached; policy checks included)" in result.stdout
-    assert "first_touch credit for deal_won (37 conversions)" in result.stdout
+    assert "first_touch credit for deal_won (13 conversions)" in result.stdout
     assert (tmp_path / "demo" / "events.db").exists()
     # Same seed, same data: a second run prints the same numbers.
     assert leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)}).stdout == result.stdout
+
+
+def test_demo_has_opportunities_and_lost_deals(tmp_path: Path) -> None:
+    """A demo where every deal is won shows a win rate of 1 every month, which no sales
+    team has: its deals are opened from opportunities, and won, lost or still open."""
+    leadledger("demo", env={"LEADLEDGER_DATA_DIR": str(tmp_path)})
+    kpi = json.loads(
+        leadledger("--data-dir", str(tmp_path / "demo"), "report", "kpi", "--format", "json").stdout
+    )
+    rows = {row["period"]: row for row in kpi["rows"]}
+    assert {p: r["kpis"]["win_rate"] for p, r in rows.items()} == {
+        "2026-01": "0.2", "2026-02": "0.375", "2026-03": "0.5", "2026-04": "1",
+        "2026-05": None, "2026-06": None,
+    }  # fmt: skip
+
+    def total(measure: str) -> int:
+        return sum(int(r["measures"].get(measure) or 0) for r in rows.values())
+
+    assert (total("sqls"), total("opportunities"), total("deals_won"), total("deals_lost")) == (
+        64, 37, 13, 15,
+    )  # fmt: skip
+    assert 0.2 <= total("new_customers") / total("sqls") <= 0.3  # SQL to won deal: B2B norm
 
 
 def test_ingest_then_report_gives_the_hand_computed_credits(tmp_path: Path) -> None:
