@@ -54,9 +54,17 @@ def test_killed_relay_resends_but_never_skips(
     rng = random.Random(20261124)
     mid_stream_kills = 0
     for _ in range(4 * KILLS):  # bounded: give up rather than loop forever
+        start = ledger.position(*checkpoint_of(kafka)) or 0
         process = subprocess.Popen(relay, env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(1.2, 2.2))
+        # Kill at a seeded moment after the relay has started sending (however long a
+        # loaded machine takes to start it): mid-stream, not before the first page.
+        deadline = time.monotonic() + 60
+        while (ledger.position(*checkpoint_of(kafka)) or 0) == start:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.3))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         reached = ledger.position(*checkpoint_of(kafka)) or 0
