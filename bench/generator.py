@@ -253,8 +253,8 @@ def _sales(j: _Journey, at: datetime) -> Cycle:
     yield j.fact("stage_changed", at, "crm", stage="opportunity")
     amount = f"{rng.randrange(3_000, 60_000, 50)}.00"
     currency = "EUR" if rng.random() < 0.95 else "USD"
-    yield j.fact("deal_opened", at + timedelta(minutes=rng.randint(1, 90)), "crm", deal_id=deal,
-                 amount=amount, currency=currency)  # fmt: skip
+    at += timedelta(minutes=rng.randint(1, 90))
+    yield j.fact("deal_opened", at, "crm", deal_id=deal, amount=amount, currency=currency)
     close = at + _hours(rng, 24 * 60)  # B2B deal cycles: about three months from SQL
     for _ in range(rng.randint(0, 3)):  # nurture while the deal is open
         at += (close - at) * rng.uniform(0.1, 0.5)

@@ -52,3 +52,16 @@ def test_funnel_rates_are_those_of_the_practice() -> None:
     assert kinds["deal_lost:"] > 0
     assert kinds["mql_rejected:"] > 0
     assert kinds["purchase:"] > 0
+
+
+def test_each_leads_funnel_facts_happen_in_the_order_they_are_sent() -> None:
+    """What keeps the stream legal: a lead's facts (touches aside) never go back in time,
+    so no fact can precede the one it needs (a deal closed before it was opened)."""
+    last: dict[str, datetime] = {}
+    for record in generate(20_000, seed=1):
+        if record["type"] == "touch" or "lead_id" not in record:
+            continue
+        at = datetime.fromisoformat(str(record["occurred_at"]))
+        lead = str(record["lead_id"])
+        assert at >= last.get(lead, at), record
+        last[lead] = at
