@@ -69,8 +69,8 @@ def test_a_missing_broker_is_reported_in_one_line_within_the_timeout(
 def test_the_kafka_timeout_is_configurable(tmp_path: Path) -> None:
     address = f"127.0.0.1:{closed_port()}"
     result = leadledger(
-        "reconcile", "--topic", "--bootstrap-servers", address, "--kafka-timeout", "1",
-        check=False, timeout=60,
+        "--data-dir", str(tmp_path), "run", "ingest", "--bootstrap-servers", address,
+        "--kafka-timeout", "1", check=False, timeout=60,
     )  # fmt: skip
     assert result.returncode == 1
     assert f"at {address} within 1 s;" in result.stderr
