@@ -96,3 +96,13 @@ MOVES: dict[str, Move] = {
     "contraction": Move(frozenset({Stage.WON})),
     "churned": Move(frozenset({Stage.WON}), Stage.CHURNED),
 }
+
+# Facts at one instant are taken in this order, whatever order they arrived in (then by
+# stream version): a CRM often stamps an acceptance and the SQL it led to with one time.
+TIE_ORDER = (
+    "lead_created", "score_changed", "assigned", "stage_changed:mql", "mql_accepted",
+    "mql_rejected", "stage_changed:sql", "sql_confirmed", "contact_attempted",
+    "stage_changed:opportunity", "deal_opened", "deal_won", "deal_lost", "disqualified",
+    "recycled", "purchase", "contraction", "churned", "identify", "unlink", "touch", "merged",
+)  # fmt: skip
+TIE_RANK = {key: rank for rank, key in enumerate(TIE_ORDER)}

@@ -9,8 +9,10 @@ version, ordered by occurred time, ties broken by stream version (arrival order)
 that happened after everything known is checked against the lead's current position; a
 late one is put in its place and judged with the facts that happened before it (so a
 late ``mql_accepted`` that was legal when it happened is kept), and the later facts must
-still pass their guards (no second win of one deal). A fact refused because a fact it
-needs has not arrived yet waits in intake and is retried (``leadledger/intake.py``).
+still pass their guards (no second win of one deal) and may not follow a merge. Facts at
+one instant are ordered by the funnel (``TIE_ORDER``), then by arrival. A fact refused
+because a fact it needs has not arrived yet waits in intake and is retried
+(``leadledger/intake.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from leadledger.domain.errors import RuleViolation
-from leadledger.domain.funnel import MOVES, Stage
+from leadledger.domain.funnel import MOVES, TIE_RANK, Stage
 from leadledger.domain.stream import Stream, rename_v1_lead_key
 
 # The fields of a funnel fact that the guards and handlers read: the timeline keeps these.
@@ -97,7 +99,7 @@ class Funnel:
         for index, (at, _version, name, fields) in enumerate(timeline):
             if judged is not None and index >= judged:
                 try:
-                    if index == judged:
+                    if index == judged or self.stage == Stage.MERGED:
                         self.allows(name, fields)
                     elif (guard := GUARDS.get(name)) is not None:
                         guard(self, fields)
@@ -115,8 +117,10 @@ class Refusal(RuleViolation):
         self.at = at
 
 
-def _order(step: Step) -> tuple[Any, int]:
-    return step[0], step[1]
+def _order(step: Step) -> tuple[Any, int, int]:
+    """A step's place: when it happened, then the funnel's order at one instant
+    (``TIE_ORDER``), then its stream version."""
+    return step[0], TIE_RANK.get(move_key(step[2], step[3]), len(TIE_RANK)), step[1]
 
 
 class Lead(Stream, Funnel):
@@ -261,10 +265,10 @@ class Lead(Stream, Funnel):
                 f"{self.last_touch_at.isoformat()}, after it (touches after a merge belong to "
                 "the surviving lead)"
             )
-        if self._is_latest(at):
+        step: Step = [at, self.version + 1, fact.NAME, _kept(fields)]
+        if self._is_latest(step):
             self.allows(fact.NAME, fields)
             return
-        step: Step = [fields["occurred_at"], self.version + 1, fact.NAME, _kept(fields)]
         timeline = sorted([*self.timeline, step], key=_order)
         scratch = Funnel()
         scratch.stream_key = self.stream_key
@@ -289,8 +293,8 @@ class Lead(Stream, Funnel):
                 f"{merged_at.isoformat()} and accepts no later events"
             )
 
-    def _is_latest(self, at: Any) -> bool:
-        return not self.timeline or self.timeline[-1][0] <= at
+    def _is_latest(self, step: Step) -> bool:
+        return not self.timeline or _order(self.timeline[-1]) <= _order(step)
 
     # Event handlers: the only place state changes.
 
@@ -309,7 +313,7 @@ class Lead(Stream, Funnel):
             return
         fields = vars(event)
         step: Step = [event.occurred_at, event.originator_version, event.NAME, _kept(fields)]
-        if self._is_latest(event.occurred_at):
+        if self._is_latest(step):
             self.timeline.append(step)
             self.take(event.NAME, fields)
         else:  # a late fact, checked legal in its place: walk the timeline again

@@ -109,11 +109,9 @@ class Intake:
                     accepted_slots.add(slot_of(record.message))
         self.ledger.park(to_park)
         fates |= self._retry(accepted_slots)
-        expired = self.ledger.expire_parked(now - self.max_wait)
-        letters.extend(self._dead(expired))
-        fates |= {p.origin: ("dead_letter", p.reason + " " + WAITED) for p in expired}
-        self.ledger.add_dead_letters(letters)
-        self.ledger.record_intake(fates)
+        expired = self.ledger.settle(letters, fates, now - self.max_wait, _expired_fate)
+        letters.extend(_expired_fate(p)[1] for p in expired)
+        fates |= {p.origin: _expired_fate(p)[1].fate for p in expired}
         arrived = {r.origin for r in batch}
         for origin, (status, because) in fates.items():
             if origin in arrived:
@@ -126,7 +124,8 @@ class Intake:
         self, valid: Sequence[Received]
     ) -> tuple[list[Received], dict[str, tuple[str, str | None]], list[DeadLetter]]:
         """Split valid records into those to apply (their origin owns the key and has no
-        final fate yet), duplicates, and conflicts (the key is owned by other content)."""
+        final fate yet, or takes it over from an owner that never got one), duplicates, and
+        conflicts (the key is owned by other content)."""
         claims: dict[str, tuple[str, str]] = {}
         digests: dict[str, str] = {}
         key: dict[str, str] = {}  # origin -> its record's key
@@ -136,8 +135,7 @@ class Intake:
             key[record.origin] = key_of(record.message)
             claims.setdefault(key[record.origin], (digests[record.origin], record.origin))
         owners = self.ledger.claim_keys(claims)
-        own = [r.origin for r in valid if owners[key[r.origin]][1] == r.origin]
-        known = self.ledger.intake_statuses(own)
+        known = self.ledger.intake_statuses({owner for _, owner in owners.values()})
         fresh: list[Received] = []
         settled: dict[str, tuple[str, str | None]] = {}
         conflicts: list[DeadLetter] = []
@@ -150,7 +148,13 @@ class Intake:
                 else:
                     fresh.append(record)
             elif digest == digests[record.origin]:
-                settled[record.origin] = ("duplicate", None)
+                orphaned = owner not in key and known.get(owner) is None
+                if orphaned and self.ledger.take_over(key[record.origin], owner, record.origin):
+                    # The owner, not in this batch, never got a fate: its run ended between
+                    # the claim and the store. This copy settles the key instead.
+                    fresh.append(record)
+                else:
+                    settled[record.origin] = ("duplicate", None)
             else:
                 source, event_id = record.message.source_system, record.message.event_id
                 why = (
@@ -164,11 +168,10 @@ class Intake:
     def finish(self, tally: Tally) -> list[DeadLetter]:
         """End of input (a file): retry what is parked once more, dead-letter the rest."""
         fates = self._retry(set(self.ledger.parked_slots()))
-        expired = self.ledger.expire_parked(datetime.now(UTC) + timedelta(days=1))
-        letters = self._dead(expired)
-        fates |= {p.origin: ("dead_letter", p.reason + " " + WAITED) for p in expired}
-        self.ledger.add_dead_letters(letters)
-        self.ledger.record_intake(fates)
+        expired = self.ledger.settle([], fates, datetime.now(UTC) + timedelta(days=1),
+                                     _expired_fate)  # fmt: skip
+        letters = [_expired_fate(p)[1] for p in expired]
+        fates |= {p.origin: _expired_fate(p)[1].fate for p in expired}
         for status, reason in fates.values():
             tally.settle_parked(status, reason)
         return letters
@@ -192,10 +195,11 @@ class Intake:
             slots &= {p.slot for p in self.ledger.parked_in(slots)}
         return fates
 
-    def _dead(self, expired: Sequence[Parked]) -> list[DeadLetter]:
-        """Dead letters of facts that waited in vain; their keys are freed for a re-send."""
-        self.ledger.release_keys(key_of(parse_event_json(p.event_json)) for p in expired)
-        return [DeadLetter(p.origin, f"{p.reason} {WAITED}", p.raw) for p in expired]
+
+def _expired_fate(fact: Parked) -> tuple[str, DeadLetter]:
+    """A fact that waited in vain: its key, freed for a corrected re-send, and its letter."""
+    letter = DeadLetter(fact.origin, f"{fact.reason} {WAITED}", fact.raw)
+    return key_of(parse_event_json(fact.event_json)), letter
 
 
 def parse_event_json(text: str) -> IngestEvent:

@@ -7,7 +7,7 @@ which event they reflect are written in one transaction, so a crash never counts
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -221,6 +221,11 @@ class DeadLetter:
     reason: str
     payload: bytes
 
+    @property
+    def fate(self) -> tuple[str, str | None]:
+        """Its fate in the intake table."""
+        return "dead_letter", self.reason
+
 
 class LedgerDB:
     """Read-model and checkpoint storage on one SQLAlchemy engine."""
@@ -286,8 +291,11 @@ class LedgerDB:
         """Record dead letters, one per origin: the same record dead-lettered again (a file
         ingested twice, an offset re-delivered) leaves one row; a different record or
         reason at that origin (the file was edited) replaces what the row says."""
-        if not letters:
-            return
+        if letters:
+            with self.engine.begin() as conn:
+                self._add_dead_letters(conn, letters)
+
+    def _add_dead_letters(self, conn: sa.Connection, letters: Sequence[DeadLetter]) -> None:
         now = datetime.now(UTC)
         by_origin = {d.origin: d for d in letters}  # one row per origin, even within a batch
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
@@ -303,8 +311,48 @@ class LedgerDB:
             {"origin": d.origin, "reason": d.reason, "payload": d.payload, "dead_lettered_at": now}
             for d in by_origin.values()
         ]
+        conn.execute(stmt, rows)
+
+    def settle(
+        self,
+        letters: Sequence[DeadLetter],
+        fates: dict[str, tuple[str, str | None]],
+        expire_before: datetime,
+        expired_fate: Callable[[Parked], tuple[str, DeadLetter]],
+    ) -> list[Parked]:
+        """In one transaction: take out the facts parked before ``expire_before`` and
+        dead-letter them (``expired_fate`` gives each its key to free and its letter), add
+        ``letters``, write ``fates``, and mark resolved the dead letters of origins now
+        stored. One transaction, so a crash never leaves a record neither parked nor
+        dead-lettered. Returns the expired facts."""
         with self.engine.begin() as conn:
-            conn.execute(stmt, rows)
+            rows = conn.execute(sa.select(parked).where(parked.c.parked_at < expire_before)).all()
+            expired = [_parked(row) for row in rows]
+            if expired:
+                conn.execute(
+                    parked.delete().where(parked.c.origin.in_([p.origin for p in expired]))
+                )
+                freed = []
+                for fact in expired:
+                    key, letter = expired_fate(fact)
+                    freed.append(key)
+                    letters = [*letters, letter]
+                    fates = fates | {fact.origin: ("dead_letter", letter.reason)}
+                for start in range(0, len(freed), CHUNK):
+                    conn.execute(keys.delete().where(keys.c.key.in_(freed[start : start + CHUNK])))
+            if letters:
+                self._add_dead_letters(conn, letters)
+            if fates:
+                self._record_intake(conn, fates)
+                resolved = [o for o, (status, _) in fates.items() if status != "dead_letter"]
+                for start in range(0, len(resolved), CHUNK):
+                    conn.execute(
+                        dead_letters.update()
+                        .where(dead_letters.c.origin.in_(resolved[start : start + CHUNK]),
+                               dead_letters.c.replayed_at.is_(None))
+                        .values(replayed_at=datetime.now(UTC))
+                    )  # fmt: skip
+        return expired
 
     def park(self, waiting: Sequence[Parked]) -> None:
         if not waiting:
@@ -333,23 +381,15 @@ class LedgerDB:
             with self.engine.begin() as conn:
                 conn.execute(parked.delete().where(parked.c.origin.in_(list(origins))))
 
-    def expire_parked(self, before: datetime) -> list[Parked]:
-        """Take out and return the facts parked before ``before``."""
-        with self.engine.begin() as conn:
-            rows = conn.execute(sa.select(parked).where(parked.c.parked_at < before)).all()
-            expired = [_parked(row) for row in rows]
-            if expired:
-                conn.execute(
-                    parked.delete().where(parked.c.origin.in_([p.origin for p in expired]))
-                )
-        return expired
-
     def record_intake(self, fates: dict[str, tuple[str, str | None]]) -> None:
         """Write each origin's fate; a later fate (parked, then stored) replaces the earlier,
         but stored is final: the same offset delivered again (at least once) is not
         re-labelled a duplicate of itself."""
-        if not fates:
-            return
+        if fates:
+            with self.engine.begin() as conn:
+                self._record_intake(conn, fates)
+
+    def _record_intake(self, conn: sa.Connection, fates: dict[str, tuple[str, str | None]]) -> None:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(intake)
         stmt = stmt.on_conflict_do_update(
@@ -357,9 +397,7 @@ class LedgerDB:
             set_={"status": stmt.excluded.status, "reason": stmt.excluded.reason},
             where=intake.c.status != "stored",
         )
-        rows = [{"origin": o, "status": s, "reason": r} for o, (s, r) in fates.items()]
-        with self.engine.begin() as conn:
-            conn.execute(stmt, rows)
+        conn.execute(stmt, [{"origin": o, "status": s, "reason": r} for o, (s, r) in fates.items()])
 
     def claim_keys(self, claims: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
         """Claim each idempotency key (``domain.stream.idempotency_key``) for its (digest,
@@ -389,12 +427,14 @@ class LedgerDB:
                 owners.update((k, (d, o)) for k, d, o in result)
         return owners
 
-    def release_keys(self, released: Iterable[str]) -> None:
-        """Free keys whose records were dead-lettered, so a corrected re-send can be stored."""
-        wanted = list(released)
+    def take_over(self, key: str, old: str, new: str) -> bool:
+        """Give ``key`` to origin ``new`` if ``old`` still owns it (compare and set): the
+        owner's run ended before its record had a fate, so another copy may settle it."""
         with self.engine.begin() as conn:
-            for start in range(0, len(wanted), CHUNK):
-                conn.execute(keys.delete().where(keys.c.key.in_(wanted[start : start + CHUNK])))
+            moved = conn.execute(
+                keys.update().where(keys.c.key == key, keys.c.origin == old).values(origin=new)
+            )
+        return moved.rowcount == 1
 
     def intake_statuses(self, origins: Iterable[str]) -> dict[str, str]:
         wanted = list(origins)

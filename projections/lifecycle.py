@@ -8,9 +8,10 @@ updated in place; a replay under other definitions is the same fold again.
 A cycle is one pass of a lead through the hand-over to sales; a rejection or a recycle
 ends it, and a later MQL opens the next, judged afresh.
 
-Exactly once, in event time. The state keeps the lead's lifecycle facts, ordered by when
-they happened (``occurred_at``), ties broken by the lead's stream version (the order the
-event store recorded them in), then by idempotency key. A fact already in the state is
+Exactly once, in event time. The state keeps the lead's lifecycle facts, ordered as the
+lead aggregate orders them: by when they happened (``occurred_at``), facts at one instant
+by the funnel's ``TIE_ORDER``, then by the lead's stream version (the order the event
+store recorded them in), then by idempotency key. A fact already in the state is
 ignored, whichever delivery path brings it again (a relay re-send, a store replay after a
 Kafka build, a dead-letter replay). A fact that happened before the last one known is put
 in its place and the lead is folded again from its first fact, so the state never depends
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from leadledger.domain.funnel import MOVES, Reason
+from leadledger.domain.funnel import MOVES, TIE_RANK, Reason
 
 if TYPE_CHECKING:
     from leadledger.projections.calendar import Calendar
@@ -84,8 +85,10 @@ class Fact:
         )  # fmt: skip
 
     @property
-    def order(self) -> tuple[datetime, int, str, str]:
-        return self.at, self.version, self.source, self.event_id
+    def order(self) -> tuple[datetime, int, int, str, str]:
+        """The lead aggregate's order (``domain.lead``), then the idempotency key."""
+        key = f"stage_changed:{self.stage}" if self.kind == "stage_changed" else self.kind
+        return self.at, TIE_RANK.get(key, len(TIE_RANK)), self.version, self.source, self.event_id
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.application import Application
 
 from leadledger.domain.errors import RuleViolation
-from leadledger.domain.funnel import Stage
+from leadledger.domain.funnel import MOVES, TIE_ORDER, Stage
 from leadledger.domain.lead import Lead
 from leadledger.domain.stream import Stream, stream_uuid
 
@@ -17,10 +17,14 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _ids = iter(range(10**6))
 
 
-def fact(lead: Lead, fact_type: type[Stream.Fact], /, hour: int = 0, **fields: Any) -> None:
-    """Record a fact that happened ``hour`` hours after T0."""
-    at = T0 + timedelta(hours=hour)
-    common = {"event_id": f"e{next(_ids)}", "occurred_at": at, "source_system": "test"}
+def fact(
+    lead: Lead, fact_type: type[Stream.Fact], /, hour: int | None = None, **fields: Any
+) -> None:
+    """Record a fact that happened ``hour`` hours after T0; by default, a second after the
+    fact recorded before it (the tests' facts happen in the order they are written)."""
+    number = next(_ids)
+    at = T0 + (timedelta(seconds=number) if hour is None else timedelta(hours=hour))
+    common = {"event_id": f"e{number}", "occurred_at": at, "source_system": "test"}
     lead.record(fact_type, **common, **fields)
 
 
@@ -157,7 +161,7 @@ def test_a_merged_lead_accepts_nothing_more() -> None:
         fact(lead, Lead.TouchRecorded, hour=1, **TOUCH)
     with pytest.raises(RuleViolation, match="was merged into 'L2' and accepts no further events"):
         fact(lead, Lead.StageChanged, hour=1, stage="mql")
-    fact(lead, Lead.TouchRecorded, **TOUCH)  # a touch from before the merge, delivered late
+    fact(lead, Lead.TouchRecorded, hour=0, **TOUCH)  # from before the merge, delivered late
 
 
 def test_unlink_needs_a_link() -> None:
@@ -177,3 +181,28 @@ def test_replaying_stored_events_rebuilds_the_same_state() -> None:
     app.save(lead)
     again: Lead = app.repository.get(lead.id)
     assert vars(again) == vars(lead) | {"_pending_events": []}
+
+
+def test_facts_at_one_instant_follow_the_funnel_order_whatever_their_arrival() -> None:
+    """An acceptance and the SQL it led to, stamped with one time by the CRM."""
+    lead = lead_at("visitor")
+    fact(lead, Lead.Created, hour=1, **CREATED)
+    fact(lead, Lead.StageChanged, hour=2, stage="mql")
+    fact(lead, Lead.StageChanged, hour=3, stage="sql")
+    fact(lead, Lead.MqlAccepted, hour=3, rep="ann")  # arrived second, taken first
+    assert [step[2] for step in lead.timeline][-2:] == ["mql_accepted", "stage_changed"]
+    assert (lead.stage, lead.mql_accepted) == (Stage.SQL, True)
+
+
+def test_a_late_fact_never_revives_a_merged_lead() -> None:
+    lead = lead_at("visitor")
+    fact(lead, Lead.Created, hour=1, **CREATED)
+    fact(lead, Lead.StageChanged, hour=2, stage="mql")
+    fact(lead, Lead.StageChanged, hour=5, stage="sql")
+    with pytest.raises(RuleViolation, match=r"the later stage_changed:sql .* impossible"):
+        fact(lead, Lead.Merged, hour=3, into_lead_id="L2")  # sql after it cannot be
+    assert lead.stage == Stage.SQL
+
+
+def test_every_funnel_move_has_a_place_at_one_instant() -> None:
+    assert set(MOVES) <= set(TIE_ORDER)
