@@ -11,9 +11,16 @@ Every generated record carries what the engine must do with it:
 - ``ANY``: the engine may go either way (e.g. a bit flip that happens to leave a record
   readable); only the global properties apply: accounted for, no crash.
 
-One hypothesis example is a batch of a few hundred records (hypothesis caps the entropy of
-one example); the tests join several examples into one file or one topic, so that one
-``leadledger ingest`` process checks thousands of records.
+One hypothesis example is a batch (see :func:`batches`): a few dozen records drawn through
+hypothesis itself, then a thousand from a generator it seeds, making the same kinds of
+records (hypothesis caps one example's entropy, and draws a record in milliseconds). The
+tests join a few examples into one file or one topic, so that one ``leadledger ingest``
+process checks thousands of records.
+
+Reproducible: hypothesis is derandomized, so the same command draws the same records on
+every run (the tests print the file's digest). Hypothesis also mixes constants from the
+loaded modules into its choices, so running one test file alone draws a different set of
+the same size than the whole suite does.
 """
 
 from __future__ import annotations
