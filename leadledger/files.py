@@ -87,14 +87,20 @@ class _Lines:
         return line
 
     def rest_of_record(self) -> str:
-        """The failed record's text, read on to its end: the line where its quotes close
-        (a doubled quote inside a quoted cell counts twice, so the count stays even)."""
-        text = "".join(self.record)
-        while text.count('"') % 2:
-            try:
-                text += next(self)
-            except StopIteration:
+        """The failed record's text (its first ``MAX_RECORD_BYTES`` characters), read on to
+        its end: the line where its quotes close (a doubled quote inside a quoted cell
+        counts twice, so the count stays even)."""
+        text = "".join(self.record)[: MAX_RECORD_BYTES + 1]
+        quotes = sum(line.count('"') for line in self.record)
+        while quotes % 2:
+            line = next(self.handle, None)
+            if line is None:
                 break
+            self.count += 1
+            quotes += line.count('"')
+            if len(text) <= MAX_RECORD_BYTES:
+                text += line[: MAX_RECORD_BYTES + 1 - len(text)]
+        self.record = []
         return text
 
 
