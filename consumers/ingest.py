@@ -25,7 +25,7 @@ from leadledger.ingest import Ingestor, Tally
 from leadledger.intake import Intake, Received
 from leadledger.ledgerdb import DeadLetter, LedgerDB
 from leadledger.limits import MAX_RECORD_BYTES, too_large
-from leadledger.messages import InvalidEvent, from_record
+from leadledger.messages import InvalidEvent, from_record, printable
 from leadledger.store import EventStore
 
 log = logging.getLogger("leadledger.ingest")
@@ -127,4 +127,5 @@ def decode(schemas: SchemaRegistry, record: ConsumerRecord) -> Received:
     except InvalidEvent as exc:
         return Received(origin, raw, None, f"invalid: {exc}")
     except Exception as exc:  # one record's failure is its dead letter, not the consumer's end
-        return Received(origin, raw, None, f"undecodable: {type(exc).__name__}: {exc}")
+        why = printable(f"{type(exc).__name__}: {exc}")
+        return Received(origin, raw, None, f"undecodable: {why}")

@@ -95,14 +95,19 @@ class SchemaRegistry:
             raise DecodeError(f"event type {writer.name!r} is no longer read by this build")
         # Resolving a writer against an identical reader costs a third of decoding: skip it.
         resolve = None if reader is writer else reader.parsed
+        body = io.BytesIO(data[HEADER_SIZE:])
         try:
-            record = fastavro.schemaless_reader(
-                io.BytesIO(data[HEADER_SIZE:]), writer.parsed, resolve
-            )
+            record = fastavro.schemaless_reader(body, writer.parsed, resolve)
         except Exception as exc:  # fastavro raises many types for truncated or corrupt bodies
             raise DecodeError(f"corrupt {writer.name} body: {exc}") from exc
         if not isinstance(record, dict):
             raise DecodeError(f"{writer.name} body did not decode to a record")
+        # The body is exactly one record: bytes left over mean a corrupt frame, or the body
+        # of another type under this header, which would otherwise be stored as this type.
+        if left := len(data) - HEADER_SIZE - body.tell():
+            raise DecodeError(
+                f"corrupt {writer.name} body: {left} bytes left over after the record"
+            )
         return writer.name, record
 
 

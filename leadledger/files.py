@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from leadledger.limits import MAX_RECORD_BYTES, too_deep, too_large
-from leadledger.messages import IngestEvent, InvalidEvent, parse_event
+from leadledger.messages import IngestEvent, InvalidEvent, parse_event, printable
 
 CHUNK = 1 << 20  # bytes read at a time while skipping the rest of an over-long line
 
@@ -44,18 +44,72 @@ def read_csv(path: Path) -> Iterator[FileRecord]:
     rows holding them are refused, and the dead letter keeps the bytes as they were.
     """
     path = path.resolve()
-    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
-        reader = csv.DictReader(handle)
+    # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's
+    # name; it used to make every row of such a file invalid.
+    with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+        lines = _Lines(handle)
+        reader = csv.DictReader(lines)
         while True:
+            lines.record = []
             try:
+                _skip_blank_lines_before_the_header(reader)
+                lines.record = []  # the header's lines are not the first row's
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:  # e.g. a cell over the csv module's field limit
-                origin = f"{path}:{reader.reader.line_num}"  # the DictReader's is stale
-                yield FileRecord(origin, b"", None, f"undecodable: not CSV ({exc})")
+                text = lines.rest_of_record()
+                raw = text.encode("utf-8", errors="surrogateescape")[:MAX_RECORD_BYTES]
+                yield FileRecord(
+                    f"{path}:{lines.count}", raw, None, f"undecodable: not CSV ({exc})"
+                )
                 continue
-            yield _settle(f"{path}:{reader.line_num}", _csv_raw(row), partial(_csv_event, row))
+            yield _settle(f"{path}:{lines.count}", _csv_raw(row), partial(_csv_event, row))
+
+
+class _Lines:
+    """The file's lines as the csv module reads them, counted, with the lines of the record
+    being read: after a csv error the reader would start again at the next line, which
+    may be inside the record's quoted line break, and read the rest as records of its own."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+        self.count = 0
+        self.record: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.handle)
+        self.count += 1
+        self.record.append(line)
+        return line
+
+    def rest_of_record(self) -> str:
+        """The failed record's text (its first ``MAX_RECORD_BYTES`` characters), read on to
+        its end: the line where its quotes close (a doubled quote inside a quoted cell
+        counts twice, so the count stays even)."""
+        text = "".join(self.record)[: MAX_RECORD_BYTES + 1]
+        quotes = sum(line.count('"') for line in self.record)
+        while quotes % 2:
+            line = next(self.handle, None)
+            if line is None:
+                break
+            self.count += 1
+            quotes += line.count('"')
+            if len(text) <= MAX_RECORD_BYTES:
+                text += line[: MAX_RECORD_BYTES + 1 - len(text)]
+        self.record = []
+        return text
+
+
+def _skip_blank_lines_before_the_header(reader: csv.DictReader[str]) -> None:
+    """Take the first row that is not blank as the header. ``DictReader`` takes the first
+    row, even an empty one: a file starting with a blank line had no columns, and every
+    row was dead-lettered for having more cells than the header."""
+    while reader.fieldnames == []:
+        reader.fieldnames = next(reader.reader, None)
 
 
 def _csv_raw(row: dict[Any, Any]) -> bytes:
@@ -144,4 +198,5 @@ def _settle(origin: str, raw: bytes, decode: Callable[[], IngestEvent]) -> FileR
     except InvalidEvent as exc:
         return FileRecord(origin, raw, None, f"invalid: {exc}")
     except Exception as exc:  # one record's failure is its dead letter, not the file's end
-        return FileRecord(origin, raw, None, f"undecodable: {type(exc).__name__}: {exc}")
+        why = printable(f"{type(exc).__name__}: {exc}")
+        return FileRecord(origin, raw, None, f"undecodable: {why}")

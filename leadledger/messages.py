@@ -99,8 +99,22 @@ Day = Annotated[date, _not_a_number("day", "2026-03-01"), AfterValidator(_day_in
 """A calendar day from 1970-01-01 to 2999-12-31."""
 
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
-Note = Annotated[str, Field(max_length=2000)]
+# Integers fit Avro's long (64 bits), as every store and the domain-events topic need: a
+# 65-bit score used to pass validation and then stop ingest when the record was hashed.
+Long = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+
+
+def _storable(value: str) -> str:
+    """Refuse NUL in text: PostgreSQL cannot store it, so such a record used to pass
+    validation and then stop ingest on that backend. Other control characters are stored
+    as given (reports escape them); lone surrogates pydantic refuses itself."""
+    if "\x00" in value:
+        raise PydanticCustomError("nul_character", "text may not contain NUL (\\u0000)")
+    return value
+
+
+Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_storable)]
+Note = Annotated[str, Field(max_length=2000), AfterValidator(_storable)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=4)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
 _TAGS = ", ".join(Reason)
@@ -191,7 +205,7 @@ class LeadCreated(LeadEvent):
     entry_stage: Literal["lead", "sql"] = Field("lead", description="sql only when outbound.")
     segment: Text | None = Field(None, description="e.g. smb, mid_market, enterprise.")
     industry: Text | None = None
-    company_size: Annotated[int, Field(ge=0)] | None = Field(None, description="Employees.")
+    company_size: Annotated[Long, Field(ge=0)] | None = Field(None, description="Employees.")
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = Field(
         None, description="ISO 3166 alpha-2 code."
     )
@@ -202,7 +216,7 @@ class ScoreChanged(LeadEvent):
     """The lead's score changed (marketing automation, or a scoring model)."""
 
     type: Literal["score_changed"] = "score_changed"
-    score: int
+    score: Long
     model: Text | None = Field(None, description="The scoring model's name.")
 
 
@@ -392,4 +406,13 @@ def describe(exc: ValidationError) -> str:
     for error in exc.errors(include_url=False):
         where = ".".join(str(p) for p in error["loc"]) or "record"
         parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+    return printable("; ".join(parts))
+
+
+def printable(text: str) -> str:
+    """``text`` (a dead-letter reason, which may quote a record's field names) with NUL and
+    lone surrogates escaped, so that every store can write it."""
+    if "\x00" not in text and text.isascii():
+        return text
+    text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
