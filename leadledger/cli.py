@@ -41,6 +41,7 @@ from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
 from leadledger.projections.definitions import load as load_definitions
 from leadledger.projections.lifecycle import CONVERSION_KINDS
+from leadledger.readmodels import PROJECTION_ORIGIN
 from leadledger.sla_report import CLOCK_ROW
 from leadledger.sla_report import GROUPS as SLA_GROUPS
 from leadledger.store import EventStore, open_store
@@ -892,6 +893,7 @@ def reconcile(
         raise click.UsageError("give a FILE or --topic")
     with context.ledger() as ledger:
         counts = ledger.intake_counts(prefix)
+        unfolded = ledger.count_dead_letters(PROJECTION_ORIGIN)
     accounted = sum(counts.values())
     parts = ["stored", "duplicate", "dead_letter", "parked"]
     line = " + ".join(f"{counts.get(p, 0)} {p.replace('_', '-')}" for p in parts)
@@ -903,6 +905,11 @@ def reconcile(
             f"nothing from {file} was ingested from the file; if you published it to Kafka, "
             "run `leadledger reconcile --topic`"
         ))  # fmt: skip
+    if unfolded:
+        err.print(
+            f"{unfolded} stored event(s) could not be folded into a read model and were left "
+            "out of it (origins projection:...; see `leadledger deadletters list`)"
+        )
     if unaccounted:
         raise SystemExit(1)
 

@@ -449,6 +449,18 @@ class LedgerDB:
                 found.update((o, s) for o, s in result)
         return found
 
+    def count_dead_letters(self, prefix: str) -> int:
+        """Dead letters whose origin starts with ``prefix``."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(dead_letters)
+                    .where(dead_letters.c.origin.startswith(prefix, autoescape=True))
+                )
+                or 0
+            )
+
     def intake_counts(self, prefix: str) -> dict[str, int]:
         with self.engine.connect() as conn:
             result = conn.execute(

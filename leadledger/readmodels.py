@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from leadledger.domain.stream import as_utc
-from leadledger.ledgerdb import LedgerDB, lead_states, read_models
+from leadledger.ledgerdb import DeadLetter, LedgerDB, lead_states, read_models
 from leadledger.projections import lifecycle
 from leadledger.projections.definitions import DEFAULTS, Definitions, one_line
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES, LeadState
 from leadledger.wire import WireEvent
 
 DEFAULT_NAME = "default"
+PROJECTION_ORIGIN = "projection:"  # dead letters of events a read model could not fold
 FACTS = "facts"  # the checkpoint name of the facts shared by all read models
 STORE_STREAM = "store"  # a checkpoint's position in the event store's log
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -227,6 +229,15 @@ class Projector:
         self.cache_size = cache_size
         self.positions = ledger.positions(model.checkpoint)  # what the database holds
 
+    def _letter(self, record: dict[str, Any], reason: str) -> DeadLetter:
+        """The dead letter of an event this read model could not fold (see
+        ``lifecycle.fold_isolated``): listed by ``deadletters list``, counted by
+        ``reconcile``; the read model goes on without it."""
+        origin = f"{PROJECTION_ORIGIN}{self.model.name}/{record.get('source_system')}/" + str(
+            record.get("event_id")
+        )
+        return DeadLetter(origin, reason, orjson.dumps(record, default=str))
+
     def apply(self, events: Sequence[WireEvent], positions: dict[str, int]) -> int:
         """Fold ``events`` and commit them with ``positions``; return how many were folded."""
         wanted = [
@@ -240,6 +251,7 @@ class Projector:
             for lead, text in self.ledger.load_states(self.model.name, missing).items():
                 self.cache[lead] = lifecycle.load(text)
         dirty: dict[str, LeadState] = {}
+        failed: list[DeadLetter] = []
         definitions = self.model.definitions
         for kind, record in wanted:
             lead = record["lead_id"]
@@ -248,8 +260,10 @@ class Projector:
                 state = self.cache[lead] = LeadState(lead_id=lead)
             else:
                 self.cache.move_to_end(lead)  # most recently used last
-            lifecycle.fold(state, kind, record, definitions)
+            if reason := lifecycle.fold_isolated(state, kind, record, definitions):
+                failed.append(self._letter(record, reason))
             dirty[lead] = state
+        self.ledger.add_dead_letters(failed)  # one per event and read model: idempotent
         rows = {lead: lifecycle.dump(state) for lead, state in dirty.items()}
         self.ledger.commit_model(self.model.name, rows, positions, self.positions)
         self.positions = self.positions | positions

@@ -218,6 +218,22 @@ def fold(state: LeadState, kind: str, record: dict[str, Any], definitions: Defin
     refold(state, state.facts, definitions)
 
 
+def fold_isolated(
+    state: LeadState, kind: str, record: dict[str, Any], definitions: Definitions
+) -> str | None:
+    """``fold``, with one event's failure kept to that event: an event that cannot be folded
+    (data no check foresaw, or a bug) is left out of ``state`` and the reason returned, so
+    a read model is never stopped for good by one stored event."""
+    try:
+        fold(state, kind, record, definitions)
+        return None
+    except Exception as exc:
+        reason = f"projection: {type(exc).__name__}: {exc}"
+    failed = (record.get("source_system") or "", record.get("event_id"))
+    refold(state, [f for f in state.facts if (f.source, f.event_id) != failed], definitions)
+    return reason
+
+
 def refold(state: LeadState, facts: list[Fact], definitions: Definitions) -> None:
     """Rebuild ``state`` from ``facts`` (in order), keeping them as its facts."""
     fresh = LeadState(lead_id=state.lead_id)
