@@ -13,6 +13,7 @@ import pytest
 from leadledger import demo
 from leadledger.config import Database
 from leadledger.files import read_jsonl
+from leadledger.ingest import Ingestor
 from leadledger.intake import digest_of, key_of
 from leadledger.ledgerdb import LedgerDB, dead_letters, intake, parked
 from leadledger.pipeline import ingest_file
@@ -104,6 +105,29 @@ def test_a_dead_letter_whose_origin_is_stored_later_is_marked_resolved(
         assert ingest_file(deals, store, ledger).stored == 1  # the same origin, now legal
         [letter] = ledger.select(dead_letters)
         assert letter.replayed_at is not None
+    finally:
+        ledger.close()
+        store.close()
+
+
+def test_a_batch_stored_by_a_run_that_died_before_its_fates_is_counted_stored(
+    database: Database, tmp_path: Path
+) -> None:
+    """SIGKILL between the event-store commit and the intake write: the records are in the
+    store, their fates are not. Delivered again, they are stored, not duplicates."""
+    records = [r for r in demo.generate(leads=20, seed=6) if r["type"] != "deal_won"]
+    path = write(tmp_path / "in.jsonl", records)
+    store, ledger = open_store(database), LedgerDB(database.ledger_url())
+    try:
+        received = [r for r in read_jsonl(path) if r.message is not None]
+        ledger.claim_keys({key_of(r.message): (digest_of(r.message), r.origin)
+                           for r in received if r.message is not None})  # fmt: skip
+        Ingestor(store).apply([r.message for r in received if r.message is not None])
+        assert ledger.select(intake) == []  # the run died here
+        tally = ingest_file(path, store, ledger)
+        assert tally.reconciles
+        assert (tally.stored, tally.duplicates) == (len(records) - 1, 1)  # the demo re-sends one
+        assert {r.status for r in ledger.select(intake)} == {"stored", "duplicate"}
     finally:
         ledger.close()
         store.close()
