@@ -227,6 +227,13 @@ class Projector:
         self.cache_size = cache_size
         self.positions = ledger.positions(model.checkpoint)  # what the database holds
 
+    def forget(self) -> None:
+        """Drop the cached lead states and read the checkpoint again: after a rebalance of
+        a projection group, another process may have folded leads this one holds in memory,
+        and moved the checkpoint rows of their partitions."""
+        self.cache.clear()
+        self.positions = self.ledger.positions(self.model.checkpoint)
+
     def apply(self, events: Sequence[WireEvent], positions: dict[str, int]) -> int:
         """Fold ``events`` and commit them with ``positions``; return how many were folded."""
         wanted = [
