@@ -1,7 +1,8 @@
 """The projection consumer: the domain-events topic -> the facts and the read models.
 
-It assigns itself every partition and keeps offsets in the ledger database, in the same
-transaction as the rows they produced. Each sink (the facts, and every live read model)
+Projection processes join one consumer group and share the topic's partitions (see
+``Projection``); offsets are kept in the ledger database, in the same transaction as the
+rows they produced, never in Kafka. Each sink (the facts, and every live read model)
 has its own offsets, so a read model promoted or replayed later catches up from where it
 stands, not from where the facts do.
 
@@ -242,18 +243,25 @@ class Projection(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped li
         try:
             return _deliver(mine, self.sinks, lambda _: True)
         except CheckpointMoved as exc:
-            # Another writer moved a checkpoint (a read model dropped, or a process that
-            # lost its partitions without hearing of it yet): start again from what the
-            # database holds. The sinks that committed this batch skip it by offset.
-            log.warning("%s; reading the read models and their checkpoints again", exc)
-            self.look_for_models(force=True)
-            self.reload()
-            if self.owned:
-                _seek(self.consumer, sorted(self.owned), [done for _, done in self.sinks])
+            self._start_again(exc)
             return 0
 
+    def _start_again(self, exc: CheckpointMoved) -> None:
+        """Another writer moved a checkpoint (a read model dropped, a store path that ran
+        meanwhile, or a process that lost its partitions without hearing of it yet): read
+        the registry and the checkpoints again and seek to them. The sinks that committed
+        the batch skip it by offset."""
+        log.warning("%s; reading the read models and their checkpoints again", exc)
+        self.look_for_models(force=True)
+        self.reload()
+        if self.owned:
+            _seek(self.consumer, sorted(self.owned), [done for _, done in self.sinks])
+
     def settle(self) -> None:
-        _settle_store_position(self.kafka, self.consumer, self.ledger, self.sinks)
+        try:
+            _settle_store_position(self.kafka, self.consumer, self.ledger, self.sinks)
+        except CheckpointMoved as exc:
+            self._start_again(exc)
 
 
 def _keys(partitions: Any) -> str:

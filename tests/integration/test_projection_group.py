@@ -165,9 +165,8 @@ def env_for(url: str, kafka: Kafka) -> dict[str, str]:
 def chunks(tmp_path: Path, leads: int, seed: int, parts: int) -> list[list[Any]]:
     """The data set in ``parts`` chunks by time: a lead's story goes on in later chunks, so
     a lead folded by one process gets events while another owns its partition."""
-    records = sorted(demo.generate(leads=leads, seed=seed), key=lambda r: r["occurred_at"])
-    path = demo.write_jsonl(records, tmp_path / "data.jsonl")
-    records = list(read_jsonl(path))
+    data = sorted(demo.generate(leads=leads, seed=seed), key=lambda r: r["occurred_at"])
+    records = list(read_jsonl(demo.write_jsonl(data, tmp_path / "data.jsonl")))
     size = -(-len(records) // parts)
     return [records[i : i + size] for i in range(0, len(records), size)]
 
