@@ -1,7 +1,8 @@
 """The projection consumer: the domain-events topic -> the facts and the read models.
 
-It assigns itself every partition and keeps offsets in the ledger database, in the same
-transaction as the rows they produced. Each sink (the facts, and every live read model)
+Projection processes join one consumer group and share the topic's partitions (see
+``Projection``); offsets are kept in the ledger database, in the same transaction as the
+rows they produced, never in Kafka. Each sink (the facts, and every live read model)
 has its own offsets, so a read model promoted or replayed later catches up from where it
 stands, not from where the facts do.
 
@@ -16,17 +17,18 @@ keyed by lead; the lifecycle fold puts each fact in its event-time place anyway.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from leadledger import kafka as kafka_io
 from leadledger.codec import registry
 from leadledger.config import Kafka
 from leadledger.consumers.relay import POSITION_HEADER, VERSION_HEADER, checkpoint_of
 from leadledger.consumers.runloop import RunLoop, Throughput
-from leadledger.ledgerdb import LedgerDB
+from leadledger.ledgerdb import CheckpointMoved, LedgerDB
 from leadledger.projections.facts import Row, rows_for
 from leadledger.projections.lifecycle import LIFECYCLE_TYPES
 from leadledger.readmodels import (
@@ -40,6 +42,9 @@ from leadledger.readmodels import (
 from leadledger.wire import STREAM_VERSION, WireEvent
 
 log = logging.getLogger("leadledger.projection")
+GROUP = "leadledger-projection"
+JOIN_TIMEOUT = 60.0  # seconds a new consumer may take to get its partitions
+MODELS_EVERY = 3.0  # seconds between looks at the read-model registry
 Offsets = dict[str, int]  # "topic:partition" -> the last offset applied
 
 
@@ -124,13 +129,23 @@ def _settle_store_position(
     read every partition to its end: the relay moves its checkpoint only after the broker
     acknowledged every record up to it, so each of them lies below the end offsets read
     now, and has been delivered. Then the read model has one position in the store's log
-    whichever path fed it, and a store path that runs next starts there, not at 0."""
+    whichever path fed it, and a store path that runs next starts there, not at 0.
+
+    Only a process that owns every partition of the topic may do this. In a group, a
+    process that owns some partitions knows nothing of the others: the relay's checkpoint
+    may cover records on a partition another process has not folded yet, and a store
+    position set past them would make every path skip them (``_deliver`` drops records
+    at or below it). So with a partial assignment the store position stays where it is;
+    it moves when one process holds the whole topic and has read it to the end (a group
+    of one, or the last process left after the others stopped)."""
     relayed = ledger.position(*checkpoint_of(kafka)) or 0
     behind = [sink for sink, done in sinks if done.get(STORE_STREAM, 0) < relayed]
     if not behind:
         return
-    assigned = list(consumer.assignment())
-    ends = consumer.end_offsets(assigned)
+    assigned = set(consumer.assignment())
+    if not assigned or assigned != set(_partitions(consumer, kafka.domain_topic)):
+        return
+    ends = consumer.end_offsets(list(assigned))
     if any(consumer.position(tp) < ends[tp] for tp in assigned):
         return
     for sink, done in sinks:
@@ -139,29 +154,152 @@ def _settle_store_position(
             done[STORE_STREAM] = relayed
 
 
-def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop) -> int:
+class Projection(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped library
+    """One projection process's sinks, and the partitions the group gave it.
+
+    Offsets live in the ledger database, per sink and per "topic:partition", committed in
+    the transaction that writes the rows; Kafka's committed offsets are never used. So:
+
+    - on assignment each partition is sought to the offsets its sinks hold in the
+      database (another process may have moved them while it owned the partition), and
+      every sink re-reads its checkpoint, so that its compare-and-set expects what the
+      database holds;
+    - on revocation (or a lost membership: the library's ``on_partitions_lost`` calls
+      ``on_partitions_revoked``) the lead states cached in memory are dropped:
+      a lead whose partition moves elsewhere is folded there, and must be read back from
+      the database if it ever comes back here, never served from a stale cache;
+    - records polled for a partition this process no longer owns are not applied.
+
+    A batch is applied between two polls, and the group's rebalance runs inside ``poll``,
+    so a batch has committed before its partitions can be revoked. Positions committed for
+    a batch name only the partitions it came from, so processes owning different
+    partitions of one read model never refuse each other's commits.
+
+    New read models are picked up without a restart: every ``MODELS_EVERY`` seconds the
+    registry is read again; a read model that became live (ready, or promoted) gets a sink
+    that starts from its own checkpoint, and one dropped or no longer live loses its sink.
+    """
+
+    def __init__(self, kafka: Kafka, ledger: LedgerDB, consumer: KafkaConsumer) -> None:
+        self.kafka = kafka
+        self.ledger = ledger
+        self.consumer = consumer
+        self.owned: set[TopicPartition] = set()
+        self.facts: tuple[Sink, Offsets] = (FactsSink(ledger), ledger.positions(FACTS))
+        self.models: dict[tuple[str, str], tuple[Projector, Offsets]] = {}
+        self.looked_at = float("-inf")
+
+    @property
+    def sinks(self) -> list[tuple[Sink, Offsets]]:
+        return [self.facts, *self.models.values()]
+
+    def look_for_models(self, force: bool = False) -> None:
+        """Follow the live read models the registry lists now (at most every few seconds)."""
+        if not force and time.monotonic() - self.looked_at < MODELS_EVERY:
+            return
+        self.looked_at = time.monotonic()
+        live = {(m.name, m.definitions.hash): m for m in live_models(self.ledger)}
+        for key in [k for k in self.models if k not in live]:
+            log.info("read model %s is no longer live: not followed any more", key[0])
+            del self.models[key]
+        added = [key for key in live if key not in self.models]
+        for key in added:
+            model = live[key]
+            self.models[key] = (
+                Projector(self.ledger, model),
+                self.ledger.positions(model.checkpoint),
+            )
+            log.info("following read model %s", model.describe())
+        if added and self.owned:
+            # The new sink may stand behind the others: read its partitions again from
+            # where it stands (the others skip what they hold, by offset).
+            _seek(self.consumer, sorted(self.owned), [done for _, done in self.sinks])
+
+    def reload(self) -> None:
+        """Forget cached lead states and re-read every sink's checkpoint."""
+        self.facts[1].clear()
+        self.facts[1].update(self.ledger.positions(FACTS))
+        for projector, done in self.models.values():
+            projector.forget()
+            done.clear()
+            done.update(projector.positions)
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.owned -= set(revoked)
+        for projector, _ in self.models.values():
+            projector.forget()
+        log.info("partitions revoked: %s", _keys(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.owned |= set(assigned)
+        self.reload()
+        _seek(self.consumer, sorted(assigned), [done for _, done in self.sinks])
+        log.info("partitions assigned: %s", _keys(assigned))
+
+    def deliver(self, polled: dict[TopicPartition, list[Any]]) -> int:
+        mine = {tp: records for tp, records in polled.items() if tp in self.owned and records}
+        if not mine:
+            return 0
+        try:
+            return _deliver(mine, self.sinks, lambda _: True)
+        except CheckpointMoved as exc:
+            self._start_again(exc)
+            return 0
+
+    def _start_again(self, exc: CheckpointMoved) -> None:
+        """Another writer moved a checkpoint (a read model dropped, a store path that ran
+        meanwhile, or a process that lost its partitions without hearing of it yet): read
+        the registry and the checkpoints again and seek to them. The sinks that committed
+        the batch skip it by offset."""
+        log.warning("%s; reading the read models and their checkpoints again", exc)
+        self.look_for_models(force=True)
+        self.reload()
+        if self.owned:
+            _seek(self.consumer, sorted(self.owned), [done for _, done in self.sinks])
+
+    def settle(self) -> None:
+        try:
+            _settle_store_position(self.kafka, self.consumer, self.ledger, self.sinks)
+        except CheckpointMoved as exc:
+            self._start_again(exc)
+
+
+def _keys(partitions: Any) -> str:
+    return ", ".join(sorted((_key(tp) for tp in partitions), key=_natural)) or "none"
+
+
+def _natural(key: str) -> tuple[str, int]:
+    topic, _, partition = key.rpartition(":")
+    return topic, int(partition)
+
+
+def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop, group: str = GROUP) -> int:
+    """Join consumer group ``group`` on the domain-events topic and fold the partitions it
+    gives this process into the facts and every live read model, until ``loop`` says stop;
+    return the records read."""
     kafka_io.ensure_topics(kafka)
-    consumer = kafka_io.consumer(kafka)
-    partitions = _partitions(consumer, kafka.domain_topic)
-    consumer.assign(partitions)
-    sinks: list[tuple[Sink, Offsets]] = [(FactsSink(ledger), ledger.positions(FACTS))]
-    for model in live_models(ledger):
-        sinks.append((Projector(ledger, model), ledger.positions(model.checkpoint)))
-    _seek(consumer, partitions, [done for _, done in sinks])
+    consumer = kafka_io.consumer(kafka, group_id=group)
+    projection = Projection(kafka, ledger, consumer)
+    projection.look_for_models(force=True)
+    consumer.subscribe([kafka.domain_topic], listener=projection)
     speed = Throughput("projection")
     count = 0
     loop.worked()  # the quiet spell counts from here, not from setup
+    joining_until = time.monotonic() + JOIN_TIMEOUT
     try:
         with fewer_collections():
             while loop.go_on():
+                projection.look_for_models()
                 polled = consumer.poll(timeout_ms=500)
                 added = 0
                 if polled:
                     loop.worked()
-                    added = _deliver(polled, sinks, lambda _: True)
+                    added = projection.deliver(polled)
                     count += added
                 else:
-                    _settle_store_position(kafka, consumer, ledger, sinks)
+                    if not projection.owned and time.monotonic() < joining_until:
+                        loop.worked()  # still joining the group: not a quiet spell yet
+                    projection.settle()
                 # Every turn, idle ones too, so -v shows the lag while nothing arrives.
                 speed.add(added, kafka_io.consumer_lag(consumer, kafka) if speed.due() else None)
     finally:

@@ -338,17 +338,24 @@ def run_relay(
 @run.command("projection")
 @with_kafka
 @until_idle_option
+@click.option("--group", default="leadledger-projection", show_default=True,
+              help="Consumer group; processes of one group share the partitions.")  # fmt: skip
 @pass_context
 def run_projection(
-    context: Context, bootstrap_servers: str, topic_prefix: str, until_idle: float | None
+    context: Context,
+    bootstrap_servers: str,
+    topic_prefix: str,
+    until_idle: float | None,
+    group: str,
 ) -> None:
-    """Build the read models from the domain-events topic."""
+    """Build the read models from the domain-events topic (run several to share its
+    partitions)."""
     from leadledger.consumers.projection import run_projection as run
     from leadledger.consumers.runloop import RunLoop
 
     kafka = _kafka(bootstrap_servers, topic_prefix)
     with context.ledger() as ledger:
-        count = run(kafka, ledger, RunLoop.serving(kafka, until_idle))
+        count = run(kafka, ledger, RunLoop.serving(kafka, until_idle), group=group)
     out.print(f"projected {count} events from {kafka.domain_topic}")
 
 

@@ -238,6 +238,13 @@ class Projector:
         )
         return DeadLetter(origin, reason, orjson.dumps(record, default=str))
 
+    def forget(self) -> None:
+        """Drop the cached lead states and read the checkpoint again: after a rebalance of
+        a projection group, another process may have folded leads this one holds in memory,
+        and moved the checkpoint rows of their partitions."""
+        self.cache.clear()
+        self.positions = self.ledger.positions(self.model.checkpoint)
+
     def apply(self, events: Sequence[WireEvent], positions: dict[str, int]) -> int:
         """Fold ``events`` and commit them with ``positions``; return how many were folded."""
         wanted = [
