@@ -299,7 +299,8 @@ def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop, group: str = G
                 else:
                     if not projection.owned and time.monotonic() < joining_until:
                         loop.worked()  # still joining the group: not a quiet spell yet
-                    projection.settle()
+                    # End offsets time out while the broker is away: wait, then retry.
+                    loop.through_outages(projection.settle)
                 # Every turn, idle ones too, so -v shows the lag while nothing arrives.
                 speed.add(added, kafka_io.consumer_lag(consumer, kafka) if speed.due() else None)
     finally:
