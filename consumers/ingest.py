@@ -78,7 +78,7 @@ def run_ingest(
             lag = kafka_io.consumer_lag(consumer, kafka) if speed.due() else None
             speed.add(len(records), lag)
     finally:
-        dead_letters.close()
+        dead_letters.close(timeout=kafka.timeout)  # unacknowledged: offsets not committed
         consumer.close(autocommit=False)
     log.info(
         "ingest stopped: %d received, %d stored, %d duplicates, %d dead-lettered, %d parked",

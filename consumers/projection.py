@@ -160,8 +160,10 @@ def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop) -> int:
                     loop.worked()
                     added = _deliver(polled, sinks, lambda _: True)
                     count += added
-                else:
-                    _settle_store_position(kafka, consumer, ledger, sinks)
+                else:  # end offsets time out while the broker is away: wait, then retry
+                    loop.through_outages(
+                        lambda: _settle_store_position(kafka, consumer, ledger, sinks)
+                    )
                 # Every turn, idle ones too, so -v shows the lag while nothing arrives.
                 speed.add(added, kafka_io.consumer_lag(consumer, kafka) if speed.due() else None)
     finally:

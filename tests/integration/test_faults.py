@@ -42,7 +42,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
@@ -50,8 +50,8 @@ import sqlalchemy as sa
 from kafka import TopicPartition
 
 from bench.generator import generate
-from leadledger import readmodels
 from leadledger import kafka as kafka_io
+from leadledger import readmodels
 from leadledger.config import Database, Kafka
 from leadledger.consumers.ingest import run_ingest
 from leadledger.consumers.runloop import RunLoop
@@ -135,7 +135,7 @@ class Deployment:
     """A PostgreSQL database and a topic prefix the three processes share, with their
     progress read from outside (the database, the broker) as an operator would."""
 
-    COMMANDS = {
+    COMMANDS: ClassVar[dict[str, list[str]]] = {
         "ingest": ["run", "ingest"],
         "relay": ["run", "relay", "--page-size", "10"],
         "projection": ["run", "projection"],
@@ -158,8 +158,12 @@ class Deployment:
         logs.mkdir(parents=True, exist_ok=True)
         self.started: Counter[str] = Counter()
         self.published = 0
+        self._reader: Any = None
+        self._lock = threading.Lock()
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self.engine.dispose()
 
     def start(self, component: str, *extra: str) -> subprocess.Popen[bytes]:
@@ -191,8 +195,8 @@ class Deployment:
         return self._int(sa.select(sa.func.count()).select_from(intake).where(origins))
 
     def relayed(self) -> int:
-        return self._int(sa.select(checkpoints.c.position).where(
-            checkpoints.c.name == "relay", checkpoints.c.stream == self.kafka.domain_topic))  # fmt: skip
+        relay = (checkpoints.c.name == "relay", checkpoints.c.stream == self.kafka.domain_topic)
+        return self._int(sa.select(checkpoints.c.position).where(*relay))
 
     def stored(self) -> int:
         return self._int(sa.text("SELECT max(notification_id) FROM leadledger_events"))
@@ -205,7 +209,15 @@ class Deployment:
         ))  # fmt: skip
 
     def domain_size(self) -> int:
-        return kafka_io.topic_size(self.kafka, self.kafka.domain_topic)
+        """Records on the domain-events topic (one reader, kept: a new one per call costs
+        more than the processes it watches)."""
+        with self._lock:
+            if self._reader is None:
+                self._reader = kafka_io.consumer(self.kafka)
+            topic = self.kafka.domain_topic
+            partitions = [TopicPartition(topic, p)
+                          for p in self._reader.partitions_for_topic(topic) or ()]  # fmt: skip
+            return sum(self._reader.end_offsets(partitions).values())
 
 
 # --- scenario 1: SIGKILLs -----------------------------------------------------------------
@@ -225,13 +237,11 @@ class KillLoop:
         progress: Callable[[], int],
         backlog: Callable[[], int],
         enough: int,
-        upstream: KillLoop | None,
-        feed: Callable[[int], None] | None = None,
-        more: Callable[[], bool] = lambda: False,
+        upstream: KillLoop | Feeder,
     ) -> None:
         self.d, self.component, self.rng = deployment, component, rng
         self.progress, self.backlog, self.enough = progress, backlog, enough
-        self.upstream, self.feed, self.more = upstream, feed, more
+        self.upstream = upstream
         self.landed = 0  # kills mid-stream
         self.in_hand = 0  # of which, kills while records it had not settled were waiting
         self.done = threading.Event()
@@ -239,15 +249,13 @@ class KillLoop:
         self.thread = threading.Thread(target=self._main, name=component, daemon=True)
 
     def upstream_done(self) -> bool:
-        return self.upstream is None or self.upstream.done.is_set()
+        return self.upstream.done.is_set()
 
     def _main(self) -> None:
         try:
             self._kills()
             while True:
                 finished = self.upstream_done()
-                if self.feed is not None:
-                    self.feed(-1)  # everything left
                 process = self.d.start(self.component, "--until-idle", "3")
                 if process.wait(timeout=SCENARIO_BUDGET) != 0:
                     raise AssertionError(f"{self.component} run to the end failed:\n"
@@ -265,15 +273,13 @@ class KillLoop:
                 return False  # upstream finished and nothing is left: no mid-stream kill
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.05)
+            time.sleep(0.2)
         return True
 
     def _kills(self) -> None:
         deadline = time.monotonic() + SCENARIO_BUDGET
         cycle = 0
-        while self.landed < KILLS or self.more():
-            if self.feed is not None:
-                self.feed(2 * cycle + 1)
+        while self.landed < KILLS:
             if not self._wait_for_work(deadline):
                 return
             before = self.progress()
@@ -283,8 +289,6 @@ class KillLoop:
                 if time.monotonic() - started > 60:
                     break
                 time.sleep(0.02)
-            if self.feed is not None:
-                self.feed(2 * cycle + 2)  # the stream goes on while it works
             time.sleep(self.rng.uniform(0.0, 0.4))  # the seeded extra
             alive = process.poll() is None
             backlog = self.backlog()
@@ -296,7 +300,7 @@ class KillLoop:
                     f"{self.d.log_of(self.component)}"
                 )
             moved = self.progress() > before
-            if alive and moved and (backlog > 0 or not self.upstream_done() or self.more()):
+            if alive and moved and (backlog > 0 or not self.upstream_done()):
                 self.landed += 1
                 self.in_hand += backlog > 0
             cycle += 1
@@ -304,44 +308,60 @@ class KillLoop:
                 return
 
 
-def run_kill_scenario(deployment: Deployment, items: list[Item], rng: random.Random) -> Counter[str]:
+class Feeder:
+    """Publishes the data set a chunk at a time, three chunks per kill of the component
+    with the fewest kills (or after a few seconds), so that each is killed mid-stream;
+    then, once every component has its kills, the rest at once."""
+
+    def __init__(self, deployment: Deployment, chunks: list[list[Item]],
+                 fewest: Callable[[], int]) -> None:  # fmt: skip
+        self.d, self.chunks, self.fewest = deployment, chunks, fewest
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, name="feeder", daemon=True)
+
+    def _main(self) -> None:
+        try:
+            with Publisher(self.d.kafka) as publisher:
+                for number, chunk in enumerate(self.chunks):
+                    self.d.published += publish(self.d.kafka, chunk, publisher)
+                    waited = time.monotonic()
+                    while self.fewest() < KILLS and number >= 3 * (self.fewest() + 1):
+                        if time.monotonic() - waited > 3:
+                            break
+                        time.sleep(0.1)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+def run_kill_scenario(
+    deployment: Deployment, items: list[Item], rng: random.Random
+) -> Counter[str]:
     d = deployment
-    chunks = chunked(items, 3 * KILLS + 4)
-    sent = [0]  # chunks published
-    publisher = Publisher(d.kafka)
     loops: dict[str, KillLoop] = {}
-
-    def feed(wanted: int) -> None:
-        """Publish up to chunk ``wanted`` (-1: all): one before each ingest start, one after
-        its first progress, so the stream goes on while the consumer works."""
-        wanted = len(chunks) if wanted < 0 else min(len(chunks), wanted)
-        while sent[0] < wanted:
-            d.published += publish(d.kafka, chunks[sent[0]], publisher)
-            sent[0] += 1
-
-    def more() -> bool:
-        """The stream goes on while chunks are left and a component still wants kills."""
-        return sent[0] < len(chunks) and any(loop.landed < KILLS for loop in loops.values())
-
+    feeder = Feeder(d, chunked(items, 4 * KILLS),
+                    lambda: min((loop.landed for loop in loops.values()), default=0))  # fmt: skip
     ingest = KillLoop(d, "ingest", rng, d.intake_rows, lambda: d.published - d.intake_rows(),
-                      1, None, feed=feed, more=more)  # fmt: skip
+                      1, feeder)  # fmt: skip
     relay = KillLoop(d, "relay", random.Random(rng.random()), d.relayed,
                      lambda: d.stored() - d.relayed(), 50, ingest)  # fmt: skip
     projection = KillLoop(d, "projection", random.Random(rng.random()),
                           lambda: d.projected("facts"),
                           lambda: d.domain_size() - d.projected(), 50, relay)  # fmt: skip
     loops.update(ingest=ingest, relay=relay, projection=projection)
-    try:
-        for loop in loops.values():
-            loop.thread.start()
-        for loop in loops.values():
-            loop.thread.join(timeout=2 * SCENARIO_BUDGET)
-            if loop.thread.is_alive():
-                raise AssertionError(f"{loop.component}: still running after the budget")
-            if loop.error is not None:
-                raise loop.error
-    finally:
-        publisher.close()
+    feeder.thread.start()
+    for loop in loops.values():
+        loop.thread.start()
+    for loop in loops.values():
+        loop.thread.join(timeout=2 * SCENARIO_BUDGET)
+        if loop.thread.is_alive():
+            raise AssertionError(f"{loop.component}: still running after the budget")
+        if loop.error is not None:
+            raise loop.error
+    if feeder.error is not None:
+        raise feeder.error
     kills = Counter({name: loop.landed for name, loop in loops.items()})
     in_hand = {name: loop.in_hand for name, loop in loops.items()}
     print(f"kills {dict(kills)}, of which with records in hand {in_hand}")
@@ -438,7 +458,7 @@ def run_stream_with_fault(
                    caught_up, 180, logs)  # fmt: skip
     finally:
         codes = {name: s.stop() for name, s in running.items()}
-    assert codes == {name: 0 for name in running}, f"SIGTERM exits: {codes}\n{logs()}"
+    assert codes == dict.fromkeys(running, 0), f"SIGTERM exits: {codes}\n{logs()}"
     return {name: s.exits for name, s in running.items()}
 
 
@@ -577,11 +597,13 @@ def test_a_broker_stopped_and_restarted_mid_stream_loses_nothing(
 
     def outage() -> None:
         own_broker.stop()
-        eventually("each process says it waits for Kafka",
-                   lambda: all("waiting for Kafka" in deployment.log_of(n)
-                               for n in Deployment.COMMANDS),
-                   30, lambda: "")  # fmt: skip
-        own_broker.start()
+        try:
+            eventually("each process says it waits for Kafka",
+                       lambda: all("waiting for Kafka" in deployment.log_of(n)
+                                   for n in Deployment.COMMANDS),
+                       30, lambda: "")  # fmt: skip
+        finally:
+            own_broker.start()
 
     try:
         exits = run_stream_with_fault(deployment, items, outage)
@@ -685,9 +707,10 @@ def test_sigkilled_embedded_ingest_rerun_equals_a_clean_ingest(tmp_path: Path) -
             process.send_signal(signal.SIGKILL)
             landed += 1
         process.wait(timeout=60)
-        assert process.returncode in (0, -signal.SIGKILL), process.stderr.read().decode()[-3000:]
         assert process.stderr is not None
+        errors = process.stderr.read().decode()[-3000:]
         process.stderr.close()
+        assert process.returncode in (0, -signal.SIGKILL), errors
     assert landed >= KILLS, f"only {landed} of {runs} runs were killed mid-run"
     leadledger("--data-dir", str(killed), "ingest", str(path))
 
