@@ -293,6 +293,11 @@ until_idle_option = click.option(
 @until_idle_option
 @click.option("--park-seconds", type=float, default=300, show_default=True,
               help="How long a fact refused for now waits for the fact it depends on.")  # fmt: skip
+@click.option("--instance-id", envvar="LEADLEDGER_INGEST_INSTANCE_ID", default=None,
+              help="A name for this consumer that outlives a restart (one per ingest process, "
+                   "e.g. the container's): restarted after a crash, it resumes at once "
+                   "instead of after the group's 45 s session timeout "
+                   "(env LEADLEDGER_INGEST_INSTANCE_ID).")  # fmt: skip
 @pass_context
 def run_ingest(
     context: Context,
@@ -300,6 +305,7 @@ def run_ingest(
     topic_prefix: str,
     until_idle: float | None,
     park_seconds: float,
+    instance_id: str | None,
 ) -> None:
     """Consume the ingest topic into the event store."""
     from leadledger.consumers.ingest import run_ingest as run
@@ -308,7 +314,8 @@ def run_ingest(
     kafka = _kafka(bootstrap_servers, topic_prefix)
     wait = timedelta(seconds=park_seconds)
     with context.open() as (_, store, ledger):
-        tally = run(kafka, store, ledger, RunLoop.serving(kafka, until_idle), max_wait=wait)
+        tally = run(kafka, store, ledger, RunLoop.serving(kafka, until_idle), max_wait=wait,
+                    instance_id=instance_id)  # fmt: skip
     _print_tally(tally)
 
 
