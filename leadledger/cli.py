@@ -1006,6 +1006,22 @@ KNOWN_ERRORS = (
 )  # fmt: skip
 
 
+def _connection_lost(exc: BaseException) -> str | None:
+    """The PostgreSQL driver's error behind ``exc`` when the connection broke (a server
+    restart, a terminated backend), whichever layer wrapped it; else None."""
+    import psycopg
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+            text = str(cause).strip()
+            return text.splitlines()[0] if text else type(cause).__name__
+        cause = getattr(cause, "orig", None) or cause.__cause__ or cause.__context__
+    return None
+
+
 def main() -> None:
     """Entry point: known errors print one precise line, never a traceback."""
     try:
@@ -1022,6 +1038,12 @@ def main() -> None:
     except Exception as exc:  # a bug: say so in one line; the traceback is opt-in
         if os.environ.get("LEADLEDGER_DEBUG"):
             raise
+        if lost := _connection_lost(exc):  # the database went away: a fault, not a bug
+            err.print(
+                f"[red]error:[/red] lost the connection to the database ({safe_markup(lost)}); "
+                "nothing committed is lost: run the command again once it answers"
+            )
+            raise SystemExit(75) from None
         err.print(
             f"[red]internal error:[/red] {type(exc).__name__}: {safe_markup(str(exc))} "
             "(set LEADLEDGER_DEBUG=1 for the traceback, and please report it)"

@@ -344,7 +344,7 @@ class LedgerDB:
                 self._add_dead_letters(conn, letters)
             if fates:
                 self._record_intake(conn, fates)
-                resolved = [o for o, (status, _) in fates.items() if status != "dead_letter"]
+                resolved = [o for o, (st, _) in fates.items() if st in ("stored", "duplicate")]
                 for start in range(0, len(resolved), CHUNK):
                     conn.execute(
                         dead_letters.update()
