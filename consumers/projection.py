@@ -273,12 +273,15 @@ def _natural(key: str) -> tuple[str, int]:
     return topic, int(partition)
 
 
-def run_projection(kafka: Kafka, ledger: LedgerDB, loop: RunLoop, group: str = GROUP) -> int:
+def run_projection(
+    kafka: Kafka, ledger: LedgerDB, loop: RunLoop, group: str = GROUP,
+    instance_id: str | None = None,
+) -> int:  # fmt: skip
     """Join consumer group ``group`` on the domain-events topic and fold the partitions it
     gives this process into the facts and every live read model, until ``loop`` says stop;
-    return the records read."""
+    return the records read. ``instance_id`` makes it a static member (see ``run_ingest``)."""
     kafka_io.ensure_topics(kafka)
-    consumer = kafka_io.consumer(kafka, group_id=group)
+    consumer = kafka_io.consumer(kafka, group_id=group, group_instance_id=instance_id)
     projection = Projection(kafka, ledger, consumer)
     projection.look_for_models(force=True)
     consumer.subscribe([kafka.domain_topic], listener=projection)

@@ -149,9 +149,10 @@ class Deployment:
             "LEADLEDGER_DATABASE_URL": url,
             "LEADLEDGER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "LEADLEDGER_TOPIC_PREFIX": prefix,
-            # Static membership: a restarted ingest consumer takes its partitions back at
-            # once, not after the dead member's 45 s session timeout.
+            # Static membership: a restarted ingest or projection consumer takes its
+            # partitions back at once, not after the dead member's 45 s session timeout.
             "LEADLEDGER_INGEST_INSTANCE_ID": f"ingest-{prefix}",
+            "LEADLEDGER_PROJECTION_INSTANCE_ID": f"projection-{prefix}",
         }
         self.engine = sa.create_engine(url, pool_pre_ping=True)
         self.logs = logs
