@@ -17,3 +17,10 @@ fi
 # the package itself, so the note says nothing a new user can act on.
 PYTHONWARNINGS="ignore:Editable installation" \
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extra}"
+
+# Front-end assets the server hands out itself (ECharts for the dashboard, Swagger UI for the
+# API docs), pinned by web/package-lock.json; installed again only when the lock changed.
+# --ignore-scripts: no package needs a build step, and swagger-ui-dist's telemetry hook stays off.
+if [[ ! -f web/node_modules/.package-lock.json || web/package-lock.json -nt web/node_modules/.package-lock.json ]]; then
+  npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+fi
