@@ -288,16 +288,24 @@ until_idle_option = click.option(
 )
 
 
+def instance_id_option(envvar: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--instance-id``: Kafka static group membership for a consumer process."""
+    return click.option(
+        "--instance-id",
+        envvar=envvar,
+        default=None,
+        help="A name for this process that outlives a restart (one per process, e.g. the "
+        "container's): restarted after a crash, it takes its partitions back at once instead "
+        f"of after the group's 45 s session timeout (env {envvar}).",
+    )
+
+
 @run.command("ingest")
 @with_kafka
 @until_idle_option
 @click.option("--park-seconds", type=float, default=300, show_default=True,
               help="How long a fact refused for now waits for the fact it depends on.")  # fmt: skip
-@click.option("--instance-id", envvar="LEADLEDGER_INGEST_INSTANCE_ID", default=None,
-              help="A name for this consumer that outlives a restart (one per ingest process, "
-                   "e.g. the container's): restarted after a crash, it resumes at once "
-                   "instead of after the group's 45 s session timeout "
-                   "(env LEADLEDGER_INGEST_INSTANCE_ID).")  # fmt: skip
+@instance_id_option("LEADLEDGER_INGEST_INSTANCE_ID")
 @pass_context
 def run_ingest(
     context: Context,
@@ -347,11 +355,7 @@ def run_relay(
 @until_idle_option
 @click.option("--group", default="leadledger-projection", show_default=True,
               help="Consumer group; processes of one group share the partitions.")  # fmt: skip
-@click.option("--instance-id", envvar="LEADLEDGER_PROJECTION_INSTANCE_ID", default=None,
-              help="A name for this process that outlives a restart (one per projection "
-                   "process): restarted after a crash, it takes its partitions back at once "
-                   "instead of after the group's 45 s session timeout "
-                   "(env LEADLEDGER_PROJECTION_INSTANCE_ID).")  # fmt: skip
+@instance_id_option("LEADLEDGER_PROJECTION_INSTANCE_ID")
 @pass_context
 def run_projection(
     context: Context,

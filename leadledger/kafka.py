@@ -17,11 +17,15 @@ from typing import Any, TypeVar
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.cluster import get_ip_port_afi
 from kafka.errors import (
+    InvalidProducerEpochError,
     InvalidReplicationFactorError,
     KafkaConnectionError,
+    KafkaError,
     KafkaTimeoutError,
     NodeNotReadyError,
+    OutOfOrderSequenceNumberError,
     TopicAlreadyExistsError,
+    UnknownProducerIdError,
 )
 
 from leadledger.config import REPLICATION_ENV, BrokerUnavailable, ConfigError, Kafka
@@ -30,6 +34,20 @@ log = logging.getLogger("leadledger.kafka")
 T = TypeVar("T")
 # Errors that mean "no broker answered in time": worth waiting out, not a bug.
 OUTAGE_ERRORS = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError)
+# What an idempotent producer's records may fail with around a broker restart, after the
+# producer reset its id or bumped its epoch: the next send goes through, so worth retrying.
+PRODUCER_RESETS = (OutOfOrderSequenceNumberError, UnknownProducerIdError, InvalidProducerEpochError)
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a Kafka call that raised ``exc`` may succeed if made again: an outage, an
+    error the protocol marks retriable (a leader moving, a broker starting), or a
+    producer reset. Anything else (a record too large, a denied topic) is raised at once."""
+    if isinstance(exc, (*OUTAGE_ERRORS, *PRODUCER_RESETS)):
+        return True
+    return isinstance(exc, KafkaError) and bool(exc.retriable)
+
+
 # kafka-python backs off up to 30 s between reconnects by default; a broker that returns
 # should be used within a second or two of answering again.
 RECONNECT_BACKOFF_MAX_MS = 1000
@@ -217,14 +235,18 @@ class BrokerWatch:
     ) -> T:
         """``action()`` (a call safe to repeat), run again after an outage that made it fail.
 
-        A time-out while the broker answers (a slow broker, an election) is tried again up to
-        ``attempts`` times in all, then raised; so is any failure once ``go_on`` says stop.
+        A transient failure (see :func:`transient`) while the broker answers (a slow
+        broker, an election, a producer reset) is tried again up to ``attempts`` times in
+        all, then raised; so is any failure once ``go_on`` says stop, and at once any error
+        that is not transient.
         """
         failures = 0
         while True:
             try:
                 return action()
-            except OUTAGE_ERRORS:
+            except KafkaError as exc:
+                if not transient(exc):
+                    raise
                 self._checked = float("-inf")  # probe now, not at the next interval
                 if not self.check():
                     if not self.wait(go_on):
@@ -233,6 +255,9 @@ class BrokerWatch:
                 failures += 1
                 if failures >= attempts or not go_on():
                     raise
+                log.warning("Kafka refused a call (%s: %s); trying again (%d of %d)",
+                            type(exc).__name__, exc, failures + 1, attempts)  # fmt: skip
+                time.sleep(min(self.every, 0.25 * 2**failures))  # let a starting broker settle
 
 
 def _client(kafka: Kafka) -> dict[str, Any]:

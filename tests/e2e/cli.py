@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +39,27 @@ def report_json(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]
     )
     data: dict[str, Any] = json.loads(result.stdout)
     return data
+
+
+def line(kind: str, event_id: str, lead: str, day: int, **fields: Any) -> str:
+    """One JSON Lines record from the CRM, on day ``day`` of January 2026."""
+    record = {
+        "type": kind,
+        "event_id": event_id,
+        "lead_id": lead,
+        "occurred_at": f"2026-01-{day:02d}T10:00:00Z",
+        "source_system": "crm",
+        **fields,
+    }
+    return json.dumps(record) + "\n"
+
+
+def eventually(
+    what: str, condition: Callable[[], bool], within: float, why: Callable[[], str] = str
+) -> None:
+    """Wait for ``condition``; fail naming ``what`` (and ``why()``) if it does not hold in time."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within:.0f} s: {what}\n{why()}")
+        time.sleep(0.3)

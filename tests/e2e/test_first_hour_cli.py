@@ -5,19 +5,12 @@ import re
 import shlex
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.cli import leadledger
+from tests.e2e.cli import leadledger, line
 
 DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-def line(kind: str, event_id: str, lead: str, day: int, **fields: Any) -> str:
-    return json.dumps({"type": kind, "event_id": event_id, "lead_id": lead,
-                       "occurred_at": f"2026-01-{day:02d}T10:00:00Z", "source_system": "crm",
-                       **fields}) + "\n"  # fmt: skip
 
 
 def suggested(output: str) -> list[list[str]]:

@@ -2,15 +2,8 @@
 
 import json
 from pathlib import Path
-from typing import Any
 
-from tests.e2e.cli import leadledger, report_json
-
-
-def line(kind: str, event_id: str, lead: str, day: int, **fields: Any) -> str:
-    return json.dumps({"type": kind, "event_id": event_id, "lead_id": lead,
-                       "occurred_at": f"2026-01-{day:02d}T10:00:00Z", "source_system": "crm",
-                       **fields}) + "\n"  # fmt: skip
+from tests.e2e.cli import leadledger, line, report_json
 
 
 def test_out_of_order_facts_wait_for_what_they_need(tmp_path: Path) -> None:

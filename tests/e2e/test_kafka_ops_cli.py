@@ -14,27 +14,19 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from tests.conftest import ROOT, unavailable
-from tests.e2e.cli import LEADLEDGER, leadledger
+from tests.conftest import ROOT, closed_port, unavailable
+from tests.e2e.cli import LEADLEDGER, eventually, leadledger
 from tests.expected import SKELETON_RECORDS
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 BOUND = 10.0  # seconds within which a missing broker must be reported
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def library_lines(stderr: str) -> list[str]:
@@ -144,15 +136,6 @@ def committed(broker: OwnBroker, topic: str, group: str = "leadledger-ingest") -
     finally:
         admin.close()
     return sum(max(0, meta.offset) for tp, meta in offsets.items() if tp.topic == topic)
-
-
-def eventually(what: str, condition: Callable[[], bool], within: float) -> None:
-    """Wait for ``condition``; fail naming ``what`` if it does not hold in time."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within:.0f} s: {what}")
-        time.sleep(0.5)
 
 
 @pytest.mark.kafka

@@ -62,7 +62,7 @@ from leadledger.pipeline import project_from_store, replay_from_store
 from leadledger.publisher import Publisher
 from leadledger.store import open_store
 from tests.conftest import unavailable
-from tests.e2e.cli import LEADLEDGER, leadledger
+from tests.e2e.cli import LEADLEDGER, eventually, leadledger
 from tests.e2e.test_kafka_ops_cli import OwnBroker, free_port_pair
 from tests.integration.test_one_truth import read_models, states
 
@@ -176,9 +176,18 @@ class Deployment:
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
-    def log_of(self, component: str) -> str:
-        """The last run's output of ``component``."""
-        return (self.logs / f"{component}-{self.started[component]}.log").read_text()[-4000:]
+    def log_of(self, component: str, run: int | None = None) -> str:
+        """The output of ``component``'s run number ``run`` (by default its last run)."""
+        number = self.started[component] if run is None else run
+        return (self.logs / f"{component}-{number}.log").read_text()[-4000:]
+
+    def ended_runs(self, exits: dict[str, list[int]]) -> str:
+        """The output of every run that exited, for an assertion that no run should have."""
+        return "\n".join(
+            f"--- {name} run {run} (exit {code}):\n{self.log_of(name, run)}"
+            for name, codes in exits.items()
+            for run, code in enumerate(codes, start=1)
+        )
 
     def _int(self, query: Any) -> int:
         """An integer read from the database; 0 while the tables do not exist yet, or while
@@ -413,15 +422,6 @@ class Supervised:
                                  f"{self.d.log_of(self.component)}") from None  # fmt: skip
 
 
-def eventually(what: str, condition: Callable[[], bool], within: float, why: Callable[[], str]
-               ) -> None:  # fmt: skip
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within:.0f} s: {what}\n{why()}")
-        time.sleep(0.3)
-
-
 def run_stream_with_fault(
     deployment: Deployment, items: list[Item], fault: Callable[[], None]
 ) -> dict[str, list[int]]:
@@ -611,7 +611,9 @@ def test_a_broker_stopped_and_restarted_mid_stream_loses_nothing(
         checked = check_deployment(deployment, tmp_path / "clean")
     finally:
         deployment.close()
-    assert exits == {name: [] for name in Deployment.COMMANDS}, f"exits during the outage: {exits}"
+    assert exits == {name: [] for name in Deployment.COMMANDS}, (
+        f"exits during the outage: {exits}\n{deployment.ended_runs(exits)}"
+    )
     COUNTS["scenarios"] += 1
     COUNTS["broker restarts"] += 1
     print(f"broker stopped and restarted; {checked} records checked")

@@ -12,12 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import (
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    NotLeaderForPartitionError,
+    OutOfOrderSequenceNumberError,
+)
 
 from leadledger.config import ConfigError, Kafka
 from leadledger.consumers.runloop import RunLoop
 from leadledger.kafka import BrokerWatch, reachable
 from leadledger.logs import Repeats
+from tests.conftest import closed_port
 
 
 class Broker:
@@ -74,13 +80,6 @@ def test_the_probe_finds_a_listening_server_among_the_bootstrap_servers() -> Non
         port = server.getsockname()[1]
         assert reachable(Kafka(f"127.0.0.1:{closed_port()}, 127.0.0.1:{port}"))
     assert not reachable(Kafka(f"127.0.0.1:{port}"))
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
@@ -202,3 +201,38 @@ def test_a_repeated_library_line_shows_once_and_engine_lines_always() -> None:
     assert library == [True, False, False]
     assert other
     assert engine == [True, True]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [NotLeaderForPartitionError("a leader moved"), OutOfOrderSequenceNumberError("reset")],
+)
+def test_a_transient_kafka_error_while_the_broker_answers_is_tried_again(
+    kafka: Kafka, error: Exception
+) -> None:
+    """A broker that just restarted moves leaders and may make an idempotent producer
+    reset; the next send goes through, so the page is sent again (the relay's case)."""
+    calls = []
+
+    def send() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return "acknowledged"
+
+    watch = BrokerWatch(kafka, every=0, probe=Broker(up=True))
+    assert watch.retry(send) == "acknowledged"
+    assert len(calls) == 2
+
+
+def test_a_kafka_error_that_no_retry_mends_is_raised_at_once(kafka: Kafka) -> None:
+    calls = []
+
+    def send() -> None:
+        calls.append(1)
+        raise MessageSizeTooLargeError("a record over the broker's limit")
+
+    watch = BrokerWatch(kafka, every=0, probe=Broker(up=True))
+    with pytest.raises(MessageSizeTooLargeError):
+        watch.retry(send)
+    assert len(calls) == 1
