@@ -14,28 +14,35 @@ Lines and goes through, in this order:
    ``select_notifications`` and parsing each event;
 3. attribution: ``attribution_report`` (what ``leadledger report attribution`` calls)
    for every model on the read model's journeys, beside ChannelAttribution's heuristic
-   and Markov models on the same paths.
+   and Markov models on the same paths;
+4. Kafka end to end (``bench/kafka.py``): ``leadledger publish`` of the same file into
+   ``run ingest``, ``run relay`` and ``run projection`` processes (1, then 2 ingest and
+   projection processes) on PostgreSQL, beside kafka-python producing and consuming the
+   same lines; then freshness, publish to visible, at a steady 1,000 events/s.
 
 Every figure is measured in a process of its own (its peak memory is that process's max
 RSS, interpreter and imports included), except attribution, where peak memory is the
-peak of Python allocations traced in a second, untimed run. Kafka end-to-end is not
-benchmarked here yet (see docs/performance.md).
+peak of Python allocations traced in a second, untimed run. Kafka end to end runs the
+engine's own processes (``leadledger run ...``), timed from outside.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench import attribution, embedded
+from bench import attribution, embedded, kafka
 from bench.generator import generate, write_jsonl
 from bench.report import RATIO_RULE, Figure, disk_bytes, in_child, machine
+from leadledger.config import Kafka
 
 SIZES = {"tiny": 400, "small": 10_000, "full": 160_000}  # journeys (about 6 events each)
+FRESHNESS_SECONDS = {"tiny": 5.0, "small": 30.0, "full": 60.0}  # of steady publishing
 HEURISTIC_BASELINE = "ChannelAttribution heuristic_models (first, last, linear: one call)"
 MARKOV_BASELINE = "ChannelAttribution markov_model (order 1, simulated)"
 
@@ -56,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         print(machine())
         print(f"size {args.size}: {SIZES[args.size]:,} journeys, seed {args.seed}; {RATIO_RULE}")
-        run(folder, SIZES[args.size], args.seed)
+        run(folder, SIZES[args.size], args.seed, FRESHNESS_SECONDS[args.size])
         print(f"done in {time.perf_counter() - began:.0f} s; {machine()}")
     finally:
         if not args.keep:
@@ -64,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout.flush()
 
 
-def run(folder: Path, journeys: int, seed: int) -> None:
+def run(folder: Path, journeys: int, seed: int, fresh_seconds: float) -> None:
     path = folder / "events.jsonl"
     start = time.perf_counter()
     records, size = write_jsonl(generate(journeys, seed), path)
@@ -74,6 +81,7 @@ def run(folder: Path, journeys: int, seed: int) -> None:
     ingest(path, size, data, folder / "raw")
     replay(data)
     attribute(data)
+    end_to_end(path, folder / "logs", fresh_seconds)
 
 
 def ingest(path: Path, size: int, data: Path, raw: Path) -> None:
@@ -133,6 +141,32 @@ def attribute(data: Path) -> None:
         print(Figure(f"attribution {name}", journeys / seconds,
                      MARKOV_BASELINE if algorithmic else HEURISTIC_BASELINE, journeys / base_s,
                      "journeys/s", note).line())  # fmt: skip
+
+
+def end_to_end(path: Path, logs: Path, fresh_seconds: float) -> None:
+    servers = kafka.servers()
+    partitions = Kafka(servers.bootstrap).partitions
+    base = kafka.raw(path, servers.bootstrap, partitions)
+    baseline = base["records"] / base["seconds"]
+    name = "kafka-python produce + consume of the same lines"
+    print(f"\n4. Kafka end to end: {base['records']:,} records published with `leadledger "
+          f"publish`, taken in by `run ingest`, `run relay` and `run projection` on "
+          f"PostgreSQL ({partitions} partitions per topic); records/s from the first "
+          f"publish until every stored event is projected")  # fmt: skip
+    for scale in (1, 2):
+        ours = kafka.end_to_end(path, servers, logs, scale)
+        note = (f"{ours['published']:,} records ({ours['events']:,} store events) in "
+                f"{ours['seconds']:.1f} s, `leadledger publish` {ours['publish_s']:.1f} s of "
+                f"it, vs {base['seconds']:.1f} s")  # fmt: skip
+        print(Figure(f"kafka end to end, {scale} ingest + {scale} projection processes",
+                     ours["published"] / ours["seconds"], name, baseline, "records/s",
+                     note).line())  # fmt: skip
+    fresh = kafka.freshness(path, servers, logs, rate=1000.0, seconds=fresh_seconds)
+    print(f"\n5. freshness at {fresh['rate']:,.0f} records/s for {fresh_seconds:.0f} s "
+          f"({fresh['records']:,} records, one process of each): publish to visible in the "
+          f"facts, {fresh['seen']:,} of {fresh['touches']:,} touches timed: p50 "
+          f"{fresh['p50'] * 1000:,.0f} ms, p99 {fresh['p99'] * 1000:,.0f} ms (polled every "
+          f"{kafka.POLL * 1000:.0f} ms) | load {os.getloadavg()[0]:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

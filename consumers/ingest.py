@@ -29,7 +29,6 @@ from leadledger.messages import InvalidEvent, from_record, printable
 from leadledger.store import EventStore
 
 log = logging.getLogger("leadledger.ingest")
-GROUP = "leadledger-ingest"
 JOIN_TIMEOUT = 60.0  # seconds a new consumer may take to get its partitions
 REASON_HEADER = "leadledger.reason"
 ORIGIN_HEADER = "leadledger.origin"
@@ -40,7 +39,7 @@ def run_ingest(
     store: EventStore,
     ledger: LedgerDB,
     loop: RunLoop,
-    group: str = GROUP,
+    group: str | None = None,
     max_wait: timedelta = timedelta(minutes=5),
     instance_id: str | None = None,
 ) -> Tally:
@@ -54,7 +53,9 @@ def run_ingest(
     kafka_io.ensure_topics(kafka)
     schemas = registry()
     intake = Intake(Ingestor(store), ledger, max_wait)
-    consumer = kafka_io.consumer(kafka, group_id=group, group_instance_id=instance_id)
+    consumer = kafka_io.consumer(
+        kafka, group_id=group or kafka.ingest_group, group_instance_id=instance_id
+    )
     consumer.subscribe([kafka.ingest_topic])
     # A send waits for the topic's metadata at most the Kafka timeout (not 60 s), so that an
     # outage surfaces here as an error the run loop waits out.

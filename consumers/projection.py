@@ -42,7 +42,6 @@ from leadledger.readmodels import (
 from leadledger.wire import STREAM_VERSION, WireEvent
 
 log = logging.getLogger("leadledger.projection")
-GROUP = "leadledger-projection"
 JOIN_TIMEOUT = 60.0  # seconds a new consumer may take to get its partitions
 MODELS_EVERY = 3.0  # seconds between looks at the read-model registry
 Offsets = dict[str, int]  # "topic:partition" -> the last offset applied
@@ -274,14 +273,16 @@ def _natural(key: str) -> tuple[str, int]:
 
 
 def run_projection(
-    kafka: Kafka, ledger: LedgerDB, loop: RunLoop, group: str = GROUP,
+    kafka: Kafka, ledger: LedgerDB, loop: RunLoop, group: str | None = None,
     instance_id: str | None = None,
 ) -> int:  # fmt: skip
     """Join consumer group ``group`` on the domain-events topic and fold the partitions it
     gives this process into the facts and every live read model, until ``loop`` says stop;
     return the records read. ``instance_id`` makes it a static member (see ``run_ingest``)."""
     kafka_io.ensure_topics(kafka)
-    consumer = kafka_io.consumer(kafka, group_id=group, group_instance_id=instance_id)
+    consumer = kafka_io.consumer(
+        kafka, group_id=group or kafka.projection_group, group_instance_id=instance_id
+    )
     projection = Projection(kafka, ledger, consumer)
     projection.look_for_models(force=True)
     consumer.subscribe([kafka.domain_topic], listener=projection)

@@ -353,8 +353,9 @@ def run_relay(
 @run.command("projection")
 @with_kafka
 @until_idle_option
-@click.option("--group", default="leadledger-projection", show_default=True,
-              help="Consumer group; processes of one group share the partitions.")  # fmt: skip
+@click.option("--group", default=None, metavar="NAME",
+              help="Consumer group; processes of one group share the partitions "
+                   "[default: PREFIX-projection].")  # fmt: skip
 @instance_id_option("LEADLEDGER_PROJECTION_INSTANCE_ID")
 @pass_context
 def run_projection(

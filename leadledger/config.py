@@ -171,6 +171,16 @@ class Kafka:
     def dead_letter_topic(self) -> str:
         return f"{self.topic_prefix}.dead-letters"
 
+    # Consumer groups are named after the prefix too, so deployments sharing a cluster
+    # never rebalance each other's consumers.
+    @property
+    def ingest_group(self) -> str:
+        return f"{self.topic_prefix}-ingest"
+
+    @property
+    def projection_group(self) -> str:
+        return f"{self.topic_prefix}-projection"
+
 
 _N = TypeVar("_N", int, float)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from datetime import date
@@ -15,6 +16,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
     Notification,
+    PersistenceError,
     Transcoding,
 )
 from eventsourcing.utils import EnvType, get_topic
@@ -177,4 +179,18 @@ class EventStore(Application[UUID]):
 
 
 def open_store(database: Database) -> EventStore:
-    return EventStore(env=database.event_store_env())
+    """The event store of ``database``, its tables made if missing.
+
+    Processes started together on a new PostgreSQL database race to make the tables, and
+    ``CREATE TABLE IF NOT EXISTS`` does not guard against a concurrent create (the loser
+    gets a unique violation on the table's row type). The loser waits and tries again,
+    and then finds the tables made.
+    """
+    for attempt in range(10):
+        try:
+            return EventStore(env=database.event_store_env())
+        except PersistenceError:
+            if attempt == 9:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -125,7 +125,7 @@ def own_broker() -> Iterator[OwnBroker]:
         broker.remove()
 
 
-def committed(broker: OwnBroker, topic: str, group: str = "leadledger-ingest") -> int:
+def committed(broker: OwnBroker, topic: str, group: str) -> int:
     """Records of ``topic`` the ingest group has committed (0 while the group's
     coordinator is not there yet)."""
     admin = KafkaAdminClient(bootstrap_servers=broker.address, bootstrap_timeout_ms=5000)
@@ -155,16 +155,17 @@ def test_a_broker_that_goes_away_is_waited_for_in_one_line_and_its_return_logged
             stdout=subprocess.PIPE, stderr=errors, text=True,
         )  # fmt: skip
     try:
-        topic = f"{prefix}.ingest"
+        topic, group = f"{prefix}.ingest", f"{prefix}-ingest"
         eventually("the first batch committed",
-                   lambda: committed(own_broker, topic) == SKELETON_RECORDS, 60)  # fmt: skip
+                   lambda: committed(own_broker, topic, group) == SKELETON_RECORDS, 60)  # fmt: skip
         own_broker.stop()
         eventually("the engine says it waits",
                    lambda: "waiting for Kafka" in stderr.read_text(), 30)  # fmt: skip
         own_broker.start()
         leadledger("publish", skeleton, env=env)  # the same records again: duplicates
+        twice = 2 * SKELETON_RECORDS
         eventually("the second batch committed",
-                   lambda: committed(own_broker, topic) == 2 * SKELETON_RECORDS, 60)  # fmt: skip
+                   lambda: committed(own_broker, topic, group) == twice, 60)  # fmt: skip
         ingest.send_signal(signal.SIGTERM)
         stdout, _ = ingest.communicate(timeout=30)
     except AssertionError as exc:
