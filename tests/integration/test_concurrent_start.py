@@ -5,6 +5,7 @@ finds them made, and no process dies of the race."""
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -17,8 +18,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 PROCESSES = 6
 
 
-def open_both(url: str, barrier: multiprocessing.synchronize.Barrier) -> int:
-    """Open the event store and the ledger at the same moment as the other processes."""
+def open_both(url: str, barrier: threading.Barrier) -> int:
+    """Open the event store and the ledger at the same moment as the other processes
+    (``barrier`` is a manager's proxy of a ``threading.Barrier``)."""
     database = Database.from_settings(url=url)
     barrier.wait(timeout=60)
     store = open_store(database)
