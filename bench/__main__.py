@@ -41,7 +41,7 @@ from bench.generator import generate, write_jsonl
 from bench.report import RATIO_RULE, Figure, disk_bytes, in_child, machine
 from leadledger.config import Kafka
 
-SIZES = {"tiny": 400, "small": 10_000, "full": 160_000}  # journeys (about 6 events each)
+SIZES = {"tiny": 400, "small": 10_000, "full": 200_000}  # journeys (about 6 events each)
 FRESHNESS_SECONDS = {"tiny": 5.0, "small": 30.0, "full": 60.0}  # of steady publishing
 # Kafka end to end takes the stream's first records only (None: all of it), so that the
 # small run stays within minutes on two cores; the full run takes everything.
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--size", choices=sorted(SIZES), default="small",
-        help="tiny: seconds (CI); small: minutes; full: about 10^6 events",
+        help="tiny: seconds (CI); small: minutes; full: about 1.3 x 10^6 events",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="Work in DIR and leave the data there.")
@@ -174,9 +174,10 @@ def end_to_end(path: Path, logs: Path, fresh_seconds: float) -> None:
           f"publish until every stored event is projected")  # fmt: skip
     for scale in (1, 2):
         ours = kafka.end_to_end(path, servers, logs, scale)
+        peaks = ", ".join(f"{name} {mib:.0f}" for name, mib in ours["peak_mib"].items())
         note = (f"{ours['published']:,} records ({ours['events']:,} store events) in "
                 f"{ours['seconds']:.1f} s, `leadledger publish` {ours['publish_s']:.1f} s of "
-                f"it, vs {base['seconds']:.1f} s")  # fmt: skip
+                f"it, vs {base['seconds']:.1f} s; peak RSS per process (MiB): {peaks}")  # fmt: skip
         print(Figure(f"kafka end to end, {scale} ingest + {scale} projection processes",
                      ours["published"] / ours["seconds"], name, baseline, "records/s",
                      note).line())  # fmt: skip

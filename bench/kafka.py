@@ -182,6 +182,20 @@ class Deployment:
                 tail = Path(log.name).read_text(errors="replace")[-2000:]
                 raise SystemExit(f"bench: run {component} exited {process.returncode}:\n{tail}")
 
+    def peak_mib(self) -> dict[str, float]:
+        """The largest peak RSS (VmHWM) among each component's running processes."""
+        peaks: dict[str, float] = {}
+        for component, process, _ in self.processes:
+            try:
+                status = Path(f"/proc/{process.pid}/status").read_text()
+            except OSError:  # gone, or not Linux
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    mib = int(line.split()[1]) / 1024
+                    peaks[component] = max(peaks.get(component, 0.0), mib)
+        return peaks
+
     def stop(self) -> None:
         for _, process, _ in self.processes:
             if process.poll() is None:
@@ -212,10 +226,11 @@ def end_to_end(path: Path, servers: Servers, logs: Path, scale: int) -> dict[str
             deployment.wait_until_taken_in(published)
             seconds = time.perf_counter() - start
             events = deployment.stored()
+            peaks = deployment.peak_mib()
         finally:
             deployment.stop()
     return {"published": published, "events": events, "seconds": seconds,
-            "publish_s": published_at - start}  # fmt: skip
+            "publish_s": published_at - start, "peak_mib": peaks}  # fmt: skip
 
 
 def raw(path: Path, bootstrap: str, partitions: int) -> dict[str, Any]:
