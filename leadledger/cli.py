@@ -221,6 +221,38 @@ def demo(context: Context, leads: int, seed: int) -> None:
         f"data directory: {folder}\n"
         f"try: leadledger --data-dir {folder} report attribution | report sla | report kpi"
     )
+    out.print(
+        f"open it in a browser: leadledger --data-dir {folder} serve, then "
+        f"http://{SERVE_HOST}:{SERVE_PORT}/ (the API's documentation: /api/docs)"
+    )
+
+
+SERVE_HOST, SERVE_PORT = "127.0.0.1", 8000
+
+
+@cli.command()
+@click.option("--host", default=SERVE_HOST, show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=SERVE_PORT, show_default=True)
+@click.option("--bootstrap-servers", envvar=BOOTSTRAP_ENV, default=None,
+              help=f"Kafka mode: HTTP intake publishes to the ingest topic of these servers "
+                   f"(env {BOOTSTRAP_ENV}); without them it stores records itself.")  # fmt: skip
+@click.option("--topic-prefix", envvar="LEADLEDGER_TOPIC_PREFIX", default="leadledger",
+              show_default=True, help="Prefix of leadledger's topic names.")  # fmt: skip
+@pass_context
+def serve(
+    context: Context, host: str, port: int, bootstrap_servers: str | None, topic_prefix: str
+) -> None:
+    """Serve the query API (/api/v1, documented at /api/docs) and HTTP intake over the data
+    directory or database, until interrupted."""
+    import uvicorn
+
+    from leadledger.api.app import create_app
+
+    database = context.database()
+    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix) if bootstrap_servers else None
+    mode = f"Kafka mode, intake to {kafka.ingest_topic}" if kafka else "embedded mode"
+    err.print(f"serving {database.describe()} ({mode}) on http://{host}:{port}/")
+    uvicorn.run(create_app(database, kafka), host=host, port=port, log_level="info")
 
 
 @cli.command()
