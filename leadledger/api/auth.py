@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from leadledger.apikeys import ApiKey, KeyStore, Role, key_id
 
@@ -28,6 +30,14 @@ __all__ = ["Problem", "Role", "problem_response", "requires"]
 
 log = logging.getLogger("leadledger.api")
 PROBLEM_JSON = "application/problem+json"
+# Declares the bearer scheme in the OpenAPI document (Swagger UI's "Authorize"); the
+# refusals are ours, so it never answers by itself.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="leadledger keys create --name ... --role ...",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 class Problem(HTTPException):
@@ -60,18 +70,17 @@ async def problem_response(_request: Request, exc: Exception) -> JSONResponse:
                         media_type=PROBLEM_JSON)  # fmt: skip
 
 
-def requires(role: Role) -> Callable[[Request], ApiKey]:
+def requires(role: Role) -> Callable[[Request, HTTPAuthorizationCredentials | None], ApiKey]:
     """A FastAPI dependency that admits a request whose bearer key holds ``role`` and
     returns that key (its id and name, for the route to record who acted)."""
 
-    def check(request: Request) -> ApiKey:
+    def check(request: Request, credentials: Credentials) -> ApiKey:
         keys: KeyStore = request.app.state.keys
         where = f"{request.method} {request.url.path}"
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        if credentials is None:
             log.warning("refused %s: no bearer API key", where)
             raise _unauthorized("this endpoint needs an API key: Authorization: Bearer <key>")
+        token = credentials.credentials
         key = keys.authenticate(token)
         if key is None:
             claimed = key_id(token)

@@ -131,3 +131,9 @@ def test_a_key_without_the_role_gets_403(
     ]
     assert admin_token not in caplog.text
     assert reader_token not in caplog.text
+
+
+def test_the_openapi_document_declares_the_bearer_scheme(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
+    assert spec["paths"]["/credits"]["get"]["security"] == [{"ApiKey": []}]
