@@ -9,15 +9,17 @@ from pydantic import BaseModel
 
 from leadledger.api.caching import NOT_MODIFIED, unchanged
 from leadledger.api.guards import READ
-from leadledger.api.paging import Limit, Offset
+from leadledger.api.paging import Limit, Offset, known_query
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import PageRef, ReadModelRef
 from leadledger.api.services import ledger
 from leadledger.app.readmodels import choose, listing, position
 from leadledger.ledgerdb import LedgerDB
 
-router = APIRouter(prefix="/api/v1", tags=["read models"], dependencies=READ,
-                   responses={**NOT_MODIFIED, **responses(401, 403, 422)})  # fmt: skip
+router = APIRouter(
+    prefix="/api/v1", tags=["read models"], dependencies=[*READ, Depends(known_query)],
+    responses={**NOT_MODIFIED, **responses(401, 403, 422)},
+)  # fmt: skip
 
 
 class ListedModel(BaseModel):

@@ -125,6 +125,9 @@ def test_bad_requests_are_problems_never_server_errors(api: TestClient) -> None:
     problem(api.get("/api/v1/conversions/deal_won:nope/explain"), 404,
             "no conversion 'deal_won:nope' in the read model")  # fmt: skip
     problem(api.get("/api/v1/nothing-here"), 404, "Not Found")
+    mistyped = problem(api.get("/api/v1/reports/attribution", params={"chanel": "x"}), 422,
+                       "query.chanel: unknown query parameter")  # fmt: skip
+    assert mistyped["errors"][0]["type"] == "extra_forbidden"
 
 
 def test_each_route_needs_its_role(data_dir: Path, api: TestClient) -> None:
