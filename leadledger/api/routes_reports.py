@@ -38,6 +38,11 @@ Conversion = Annotated[
 ]
 Period = Annotated[str, AfterValidator(one_of(("month", "quarter"))),
                    listed(("month", "quarter"), "Period length.")]  # fmt: skip
+PeriodLabel = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$",
+          description="Only this month or quarter, e.g. 2026-01 or 2026-Q1."),
+]  # fmt: skip
 Ledger = Annotated[LedgerDB, Depends(ledger)]
 
 
@@ -78,12 +83,14 @@ def attribution(
     by: Annotated[str, AfterValidator(one_of(("channel", "campaign", "source", "medium"))),
                   listed(("channel", "campaign", "source", "medium"), "Group credit by.")]
     = "channel",
-    conversion: Conversion = None, read_model: ReadModelName = None,
+    conversion: Conversion = None, in_period: PeriodLabel = None,
+    read_model: ReadModelName = None,
 ) -> Any:  # fmt: skip
-    """Credit per channel, campaign, source or medium for one kind of conversion."""
+    """Credit per channel, campaign, source or medium for one kind of conversion, of every
+    conversion or of those in one month or quarter (``in_period``)."""
     if cached := _answer(request, response, ledger, read_model):
         return cached
-    answer = reports.attribution(ledger, model, by, conversion, read_model)
+    answer = reports.attribution(ledger, model, by, conversion, read_model, period=in_period)
     return page(answer.to_json(), "credits", limit, offset)
 
 
@@ -206,9 +213,7 @@ def kpi(
     basis: Annotated[str, AfterValidator(one_of(("cohort", "activity"))),
                      listed(("cohort", "activity"), "Which period a lead's steps fall in.")]
     = "cohort",
-    in_period: Annotated[str | None, Query(max_length=20,
-                                           description="Only this period, e.g. 2026-01.")]
-    = None,
+    in_period: PeriodLabel = None,
     read_model: ReadModelName = None,
 ) -> Any:  # fmt: skip
     """The definitions' KPI formulas per period and group."""

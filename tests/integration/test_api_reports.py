@@ -90,6 +90,21 @@ def test_filters_keep_only_the_rows_asked_for(api: TestClient) -> None:
     assert [(m["name"], m["served"]) for m in listed] == [("default", True)]
 
 
+def test_attribution_by_period_splits_the_conversions(api: TestClient) -> None:
+    whole = api.get("/api/v1/reports/attribution").json()
+    months = [r["period"] for r in api.get("/api/v1/reports/kpi").json()["rows"]]
+    per_month = [api.get("/api/v1/reports/attribution", params={"in_period": m}).json()
+                 for m in months]  # fmt: skip
+    assert {p["period"] for p in per_month} == set(months)
+    assert sum(p["conversions"] for p in per_month) == whole["conversions"] > 0
+    quarters = {f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" for m in months}
+    by_quarter = [api.get("/api/v1/reports/attribution", params={"in_period": q}).json()
+                  for q in quarters]  # fmt: skip
+    assert sum(q["conversions"] for q in by_quarter) == whole["conversions"]
+    problem(api.get("/api/v1/reports/attribution", params={"in_period": "2026-13"}), 422,
+            "query.in_period")  # fmt: skip
+
+
 def test_an_etag_by_position_answers_304_until_the_read_model_moves(api: TestClient) -> None:
     first = api.get("/api/v1/reports/kpi")
     etag = first.headers["etag"]
