@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from leadledger import readmodels
 from leadledger.apikeys import Role
 from leadledger.config import Database
+from leadledger.ledgerdb import LedgerDB
+from leadledger.projections.definitions import DEFAULTS
 from tests.e2e.cli import leadledger
 from tests.integration.api import client, fill_with_demo, key, problem
 
@@ -179,3 +182,21 @@ def test_api_docs_are_served_from_local_assets(api: TestClient) -> None:
     spec = api.get("/api/v1/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
     assert "/api/v1/records/{source_system}/{event_id}" in spec["paths"]
+
+
+def test_the_read_model_listing_is_tagged_by_every_read_model(
+    api: TestClient, data_dir: Path
+) -> None:
+    first = api.get("/api/v1/read-models")
+    etag = first.headers["etag"]
+    assert api.get("/api/v1/read-models", headers={"If-None-Match": etag}).status_code == 304
+    ledger = LedgerDB(Database.from_settings(data_dir=data_dir).ledger_url())
+    try:
+        readmodels.create(ledger, "beside", DEFAULTS)  # a replay begun: the served one stays
+    finally:
+        ledger.close()
+    moved = api.get("/api/v1/read-models", headers={"If-None-Match": etag})
+    assert moved.status_code == 200
+    assert moved.json()["read_model"] == first.json()["read_model"]
+    assert sorted((m["name"], m["status"]) for m in moved.json()["read_models"]) == [
+        ("beside", "building"), ("default", "ready")]  # fmt: skip
