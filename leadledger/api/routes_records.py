@@ -13,7 +13,7 @@ from leadledger.api.paging import known_query
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import PageRef, ReadModelRef
 from leadledger.api.services import ledger
-from leadledger.app import records
+from leadledger.app import deadletters, records
 from leadledger.app.readmodels import choose, position
 from leadledger.ledgerdb import LedgerDB
 
@@ -79,10 +79,14 @@ def dead_letters(
 ) -> Any:  # fmt: skip
     """Records the engine could not store (and stored events a read model could not fold,
     origins ``projection:...``): where each came from, why, when, whether re-submitted."""
-    found = records.letters(ledger, origin, replayed)
+    found = [
+        letter for letter in deadletters.list_letters(ledger)
+        if (origin is None or letter.origin.startswith(origin))
+        and (replayed is None or (letter.replayed_at is not None) == replayed)
+    ]  # fmt: skip
     served = position(ledger, choose(ledger, None))
     return {"read_model": served.to_json(),
-            "dead_letters": [r.to_json() for r in found[offset : offset + limit]],
+            "dead_letters": [r.summary() for r in found[offset : offset + limit]],
             "page": {"limit": limit, "offset": offset, "total": len(found)}}  # fmt: skip
 
 
