@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from leadledger.api.guards import AUDIT
-from leadledger.api.paging import known_query
+from leadledger.api.paging import Limit, Offset, known_query
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import PageRef, ReadModelRef
 from leadledger.api.services import ledger
@@ -71,8 +71,7 @@ class Letters(BaseModel):
 
 @router.get("/dead-letters", response_model=Letters)
 def dead_letters(
-    ledger: Ledger, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ledger: Ledger, limit: Limit = 100, offset: Offset = 0,
     origin: Annotated[str | None, Query(max_length=500,
                                         description="Only origins starting with this.")] = None,
     replayed: Annotated[bool | None, Query(description="Only (not) re-submitted ones.")] = None,
