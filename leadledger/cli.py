@@ -692,16 +692,19 @@ def models(context: Context) -> None:
     """List the read models: which is served, their definitions, bounds and progress. A
     read model whose stored definitions no longer load is listed as broken, with why."""
     context.require_data()
+    from leadledger import readmodels
+
     with context.ledger() as ledger:
-        found = admin.read_models(ledger)
-    table = Table("name", "served", "status", "bounds", "definitions", "position")
-    for listed in found:
-        model, positions = listed.model, sorted(listed.positions.items())
-        table.add_row(model.name, "*" if listed.served else "", model.status, model.bounds(),
-                      "-" if model.problem else model.definitions.hash,
-                      ", ".join(f"{k} {v}" for k, v in positions))  # fmt: skip
+        serving = readmodels.served(ledger).name
+        table = Table("name", "served", "status", "bounds", "definitions", "position")
+        found = readmodels.all_models(ledger)
+        for model in found:
+            positions = ledger.positions(model.checkpoint)
+            table.add_row(model.name, "*" if model.name == serving else "", model.status,
+                          model.bounds(), "-" if model.problem else model.definitions.hash,
+                          ", ".join(f"{k} {v}" for k, v in sorted(positions.items())))  # fmt: skip
     out.print(table)
-    for model in (listed.model for listed in found):
+    for model in found:
         if model.problem:
             out.print(f"{model.name} is broken: its definitions {model.problem}; drop it "
                       f"(leadledger drop {model.name}) and replay fixed ones")  # fmt: skip

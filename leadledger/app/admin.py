@@ -64,26 +64,6 @@ def read_model_under(
 
 
 @dataclass(frozen=True)
-class Listed:
-    """A read model as listed: whether it is served, and how far it has folded the log
-    (its position per stream: ``store``, or one per topic partition)."""
-
-    model: ReadModel
-    served: bool
-    positions: dict[str, int]
-
-
-def read_models(ledger: LedgerDB) -> list[Listed]:
-    """Every read model with its definitions, bounds, status and positions. One whose
-    stored definitions no longer load is listed too, broken, with why (``model.problem``)."""
-    serving = readmodels.served(ledger).name
-    return [
-        Listed(model, model.name == serving, ledger.positions(model.checkpoint))
-        for model in readmodels.all_models(ledger)
-    ]
-
-
-@dataclass(frozen=True)
 class Replayed:
     model: ReadModel
     covered: int  # log positions (store) or records (Kafka) folded by this run
