@@ -16,6 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from leadledger import logs
+from leadledger.apikeys import ApiKey, KeyStore, Role
+from leadledger.app import admin
+from leadledger.app import deadletters as deadletters_app
+from leadledger.app.errors import Refused
 from leadledger.codec import DecodeError
 from leadledger.config import (
     BOOTSTRAP_ENV,
@@ -41,7 +45,6 @@ from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
 from leadledger.projections.definitions import load as load_definitions
 from leadledger.projections.lifecycle import CONVERSION_KINDS
-from leadledger.readmodels import PROJECTION_ORIGIN
 from leadledger.sla_report import CLOCK_ROW
 from leadledger.sla_report import GROUPS as SLA_GROUPS
 from leadledger.store import EventStore, open_store
@@ -187,9 +190,9 @@ def demo(context: Context, leads: int, seed: int) -> None:
     """
     from leadledger import demo as demo_data
     from leadledger import readmodels
+    from leadledger.app import reports
     from leadledger.pipeline import ingest_file, project_from_store
-    from leadledger.reports import attribution_report, summary
-    from leadledger.sla_report import sla_report
+    from leadledger.reports import summary
 
     folder = (context.data_dir or default_data_dir()) / "demo"
     shutil.rmtree(folder, ignore_errors=True)
@@ -202,9 +205,9 @@ def demo(context: Context, leads: int, seed: int) -> None:
         events = store.max_position()
         _with_progress("projecting", events, lambda p: project_from_store(store, ledger, p))
         served = readmodels.served(ledger)
-        report = attribution_report(ledger, served, "first_touch", served.definitions)
+        report = reports.attribution(ledger, "first_touch").data
         counts = summary(ledger, served)
-        sla = sla_report(ledger, served, datetime.now(UTC))
+        sla = reports.sla(ledger).data
     out.print(f"[bold]leadledger demo[/bold]: {leads} synthetic leads (seed {seed}) from {path}")
     _print_tally(tally)
     out.print(
@@ -223,6 +226,38 @@ def demo(context: Context, leads: int, seed: int) -> None:
         f"data directory: {folder}\n"
         f"try: leadledger --data-dir {folder} report attribution | report sla | report kpi"
     )
+    out.print(
+        f"open it in a browser: leadledger --data-dir {folder} serve, then "
+        f"http://{SERVE_HOST}:{SERVE_PORT}/ (the API's documentation: /api/docs)"
+    )
+
+
+SERVE_HOST, SERVE_PORT = "127.0.0.1", 8000
+
+
+@cli.command()
+@click.option("--host", default=SERVE_HOST, show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=SERVE_PORT, show_default=True)
+@click.option("--bootstrap-servers", envvar=BOOTSTRAP_ENV, default=None,
+              help=f"Kafka mode: HTTP intake publishes to the ingest topic of these servers "
+                   f"(env {BOOTSTRAP_ENV}); without them it stores records itself.")  # fmt: skip
+@click.option("--topic-prefix", envvar="LEADLEDGER_TOPIC_PREFIX", default="leadledger",
+              show_default=True, help="Prefix of leadledger's topic names.")  # fmt: skip
+@pass_context
+def serve(
+    context: Context, host: str, port: int, bootstrap_servers: str | None, topic_prefix: str
+) -> None:
+    """Serve the query API (/api/v1, documented at /api/docs) and HTTP intake over the data
+    directory or database, until interrupted."""
+    import uvicorn
+
+    from leadledger.api.app import create_app
+
+    database = context.database()
+    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix) if bootstrap_servers else None
+    mode = f"Kafka mode, intake to {kafka.ingest_topic}" if kafka else "embedded mode"
+    err.print(f"serving {database.describe()} ({mode}) on http://{host}:{port}/")
+    uvicorn.run(create_app(database, kafka), host=host, port=port, log_level="info")
 
 
 @cli.command()
@@ -419,12 +454,13 @@ def report_attribution(
 ) -> None:  # fmt: skip
     """Credit per channel, campaign or source for one kind of conversion."""
     context.require_data()
-    from leadledger.reports import attribution_report
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
-        data = attribution_report(ledger, chosen, model, definitions, by, conversion)
-    _print_attribution(data, fmt)
+        _, definitions = _read_model(ledger, read_model_name, definitions_file)
+        answer = reports.attribution(ledger, model, by, conversion, read_model_name,
+                                     definitions)  # fmt: skip
+    _print_attribution(answer.data, fmt)
 
 
 @report.command("spend")
@@ -441,11 +477,11 @@ def report_spend(
 ) -> None:  # fmt: skip
     """Spend against attributed leads, MQLs and deals: CPL, cost per MQL and deal, ROAS."""
     context.require_data()
-    from leadledger.reports import spend_report
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
-        data = spend_report(ledger, chosen, model, definitions, by)
+        _, definitions = _read_model(ledger, read_model_name, definitions_file)
+        data = reports.spend(ledger, model, by, read_model_name, definitions).data
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -472,12 +508,12 @@ def credits(
 ) -> None:  # fmt: skip
     """Print the credit ledger as CSV: one row per credit, with model and definitions hash."""
     context.require_data()
-    from leadledger.reports import credits_for, ledger_rows
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
-        found, _ = credits_for(ledger, chosen, model, definitions, conversion)
-    _echo_csv(LEDGER_COLUMNS, ledger_rows(found, model, definitions))
+        _, definitions = _read_model(ledger, read_model_name, definitions_file)
+        answer = reports.credits(ledger, model, conversion, read_model_name, definitions)
+    _echo_csv(LEDGER_COLUMNS, answer.data["rows"])
 
 
 @cli.command("explain")
@@ -492,12 +528,12 @@ def explain_command(
 ) -> None:  # fmt: skip
     """Show one conversion's path, each touch's credit, and why (JSON)."""
     context.require_data()
-    from leadledger.reports import explain
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
-        data = explain(ledger, chosen, conversion_id, model, definitions)
-    click.echo(json.dumps(data, indent=2))
+        _, definitions = _read_model(ledger, read_model_name, definitions_file)
+        answer = reports.explain(ledger, conversion_id, model, read_model_name, definitions)
+    click.echo(json.dumps(answer.data, indent=2))
 
 
 def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -537,12 +573,10 @@ def report_sla(
     at risk. --by clock-row lists every clock: lead, cycle, clock, started, due, ended,
     working seconds, verdict."""
     context.require_data()
-    from leadledger import readmodels
-    from leadledger.sla_report import sla_report
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen = readmodels.chosen(ledger, read_model_name)
-        data = sla_report(ledger, chosen, now or datetime.now(UTC), by, period)
+        data = reports.sla(ledger, by, period, now, read_model_name).data
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -601,16 +635,15 @@ def report_kpi(
     """Funnel counts, conversion rates, win rate, ACV, cycle length, CPL, CAC, LTV, ROMI,
     NRR, plan attainment and more: the definitions' formulas per period and group."""
     context.require_data()
-    from leadledger import readmodels
-    from leadledger.kpi_report import kpi_report
+    from leadledger.app import reports
+    from leadledger.readmodels import chosen
 
     with context.ledger() as ledger:
-        chosen = readmodels.chosen(ledger, read_model_name)
-        data = kpi_report(ledger, chosen, by, period, basis)
+        data = reports.kpi(ledger, by, period, basis, read_model_name).data
+        names = list(chosen(ledger, read_model_name).definitions.kpi.formulas)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
-    names = list(chosen.definitions.kpi.formulas)
     flat = [{"period": r["period"], by: r[by], **r["kpis"]} for r in data["rows"]]
     if fmt == "csv":
         _echo_csv(["period", by, *names], flat)
@@ -653,34 +686,12 @@ def replay(
 ) -> None:  # fmt: skip
     """Build a read model under new definitions, beside the served one, from the start of
     the log. An interrupted replay resumes from its checkpoint when run again."""
-    from leadledger import readmodels
-
     definitions = load_definitions(definitions_file)
-    name = name or definitions.hash.replace(":", "-")
+    kafka = _kafka(bootstrap_servers, topic_prefix) if from_kafka else None
     with context.ledger() as ledger:
-        model = readmodels.create(ledger, name, definitions, as_of, occurred_before)
-        if from_kafka:
-            from leadledger.consumers.projection import replay_from_kafka, replay_total
-
-            kafka = _kafka(bootstrap_servers, topic_prefix)
-            total, ends = replay_total(kafka, ledger, model)
-            covered = _with_progress(
-                "replaying", total, lambda p: replay_from_kafka(kafka, ledger, model, ends, p)
-            )
-        else:
-            from leadledger.pipeline import replay_from_store
-
-            store = open_store(context.database())
-            try:
-                total = store.max_position() - (ledger.position(model.checkpoint, "store") or 0)
-                covered = _with_progress(
-                    "replaying", total,
-                    lambda p: replay_from_store(store, ledger, model, page_size, p),
-                )  # fmt: skip
-            finally:
-                store.close()
-        ledger.set_read_model_status(name, "ready")
-        served = readmodels.served(ledger).name
+        done = admin.replay(ledger, context.database(), definitions, name, as_of,
+                            occurred_before, kafka, page_size, _with_progress)  # fmt: skip
+    model, covered, served, name = done.model, done.covered, done.served, done.model.name
     out.print(f"read model {model.describe()}: ready, {covered} log positions replayed")
     out.print(f"report from it with --read-model {name}; compare: leadledger diff {served} {name}")
     # Suggest only what works: promote refuses a bounded read model.
@@ -695,11 +706,8 @@ def replay(
 @pass_context
 def promote(context: Context, name: str) -> None:
     """Serve read model NAME: reports without --read-model answer from it from now on."""
-    from leadledger import readmodels
-
     with context.ledger() as ledger:
-        before = readmodels.served(ledger)
-        model = readmodels.promote(ledger, name)
+        model, before = admin.promote(ledger, name)
     out.print(f"serving {model.describe()} (was {before.name})")
 
 
@@ -708,13 +716,8 @@ def promote(context: Context, name: str) -> None:
 @pass_context
 def drop(context: Context, name: str) -> None:
     """Delete read model NAME and its rows (never the served one)."""
-    from leadledger import readmodels
-
     with context.ledger() as ledger:
-        if readmodels.served(ledger).name == name:
-            raise click.ClickException(f"{name!r} is served; promote another read model first")
-        readmodels.get(ledger, name)
-        ledger.drop_read_model(name)
+        admin.drop(ledger, name)
     out.print(f"dropped read model {name}")
 
 
@@ -724,17 +727,15 @@ def models(context: Context) -> None:
     """List the read models: which is served, their definitions, bounds and progress. A
     read model whose stored definitions no longer load is listed as broken, with why."""
     context.require_data()
-    from leadledger import readmodels
+    from leadledger.app.readmodels import listing
 
     with context.ledger() as ledger:
-        serving = readmodels.served(ledger).name
-        table = Table("name", "served", "status", "bounds", "definitions", "position")
-        found = readmodels.all_models(ledger)
-        for model in found:
-            positions = ledger.positions(model.checkpoint)
-            table.add_row(model.name, "*" if model.name == serving else "", model.status,
-                          model.bounds(), "-" if model.problem else model.definitions.hash,
-                          ", ".join(f"{k} {v}" for k, v in sorted(positions.items())))  # fmt: skip
+        found = listing(ledger)
+    table = Table("name", "served", "status", "bounds", "definitions", "position")
+    for model in found:
+        table.add_row(model.name, "*" if model.served else "", model.status, model.bounds,
+                      model.definitions or "-",
+                      ", ".join(f"{k} {v}" for k, v in sorted(model.position.items())))  # fmt: skip
     out.print(table)
     for model in found:
         if model.problem:
@@ -751,11 +752,8 @@ def models(context: Context) -> None:
 def diff_command(context: Context, a: str, b: str, fmt: str) -> None:
     """What changed from read model A to read model B: per conversion, lead and KPI."""
     context.require_data()
-    from leadledger import readmodels
-    from leadledger.diff import diff
-
     with context.ledger() as ledger:
-        data = diff(ledger, readmodels.chosen(ledger, a), readmodels.chosen(ledger, b))
+        data = admin.diff(ledger, a, b)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -795,30 +793,21 @@ def deadletters_list(context: Context, fmt: str) -> None:
     """List dead letters: where each came from, why, when, and whether a corrected record
     was re-submitted (times in UTC)."""
     context.require_data()
-    from leadledger.ledgerdb import dead_letters
-
-    ledger = LedgerDB(context.database().ledger_url())
-    try:
-        rows = ledger.select(dead_letters)
-    finally:
-        ledger.close()
+    with context.ledger() as ledger:
+        letters = deadletters_app.list_letters(ledger)
     if fmt == "json":
-        listing = [{"id": r.id, "origin": r.origin, "reason": r.reason,
-                    "dead_lettered_at": _utc(r.dead_lettered_at),
-                    "replayed_at": _utc(r.replayed_at)} for r in rows]  # fmt: skip
-        click.echo(json.dumps(listing, indent=2))
+        click.echo(json.dumps([letter.summary() for letter in letters], indent=2))
         return
     from rich.table import Column
 
     # Times are never cut short on a narrow terminal; origin and reason wrap instead.
     stamp = len("2026-01-01T00:00:00+00:00")
-    wide = stamp if any(r.replayed_at for r in rows) else None
+    wide = stamp if any(r.replayed_at for r in letters) else None
     table = Table("id", Column("origin", overflow="fold"), "reason",
                   Column("dead-lettered at", no_wrap=True, min_width=stamp),
                   Column("replayed", no_wrap=True, min_width=wide))  # fmt: skip
-    for row in rows:
-        table.add_row(str(row.id), row.origin, row.reason,
-                      _utc(row.dead_lettered_at, "seconds"),
+    for row in letters:
+        table.add_row(str(row.id), row.origin, row.reason, _utc(row.dead_lettered_at, "seconds"),
                       _utc(row.replayed_at, "seconds") or "-")  # fmt: skip
     out.print(table)
 
@@ -837,18 +826,8 @@ def deadletters_show(context: Context, letter_id: int) -> None:
     """Show one dead letter: origin, reason, and the original bytes (text, or hex)."""
     context.require_data()
     with context.ledger() as ledger:
-        letter = ledger.dead_letter(letter_id)
-    if letter is None:
-        raise click.ClickException(f"no dead letter {letter_id}")
-    try:
-        payload: dict[str, str] = {"text": letter.payload.decode("utf-8")}
-    except UnicodeDecodeError:
-        payload = {"hex": letter.payload.hex()}
-    shown = {"id": letter.id, "origin": letter.origin, "reason": letter.reason,
-             "dead_lettered_at": _utc(letter.dead_lettered_at),
-             "replayed_at": _utc(letter.replayed_at),
-             "payload": payload}  # fmt: skip
-    click.echo(json.dumps(shown, indent=2))
+        letter = deadletters_app.get_letter(ledger, letter_id)
+    click.echo(json.dumps(letter.detail(), indent=2))
 
 
 @deadletters.command("replay")
@@ -859,32 +838,9 @@ def deadletters_show(context: Context, letter_id: int) -> None:
 @pass_context
 def deadletters_replay(context: Context, letter_id: int, corrected: Path | None) -> None:
     """Re-submit a dead letter (corrected, or as it was) through ingest and the projections."""
-    from leadledger.codec import registry
-    from leadledger.files import json_event
-    from leadledger.ingest import Ingestor, Tally
-    from leadledger.intake import Intake, Received
-    from leadledger.messages import InvalidEvent, from_record
-    from leadledger.pipeline import project_from_store
-
     with context.open() as (_, store, ledger):
-        letter = ledger.dead_letter(letter_id)
-        if letter is None:
-            raise click.ClickException(f"no dead letter {letter_id}")
-        raw = corrected.read_bytes().strip() if corrected else bytes(letter.payload)
-        try:
-            if raw[:2] == b"\xc3\x01":  # Avro, as it came from a Kafka topic
-                message = from_record(*registry().decode(raw))
-            else:
-                message = json_event(raw)
-        except (ValueError, InvalidEvent, DecodeError) as exc:
-            raise click.ClickException(f"the record still does not parse: {exc}") from None
-        tally = Tally()
-        intake = Intake(Ingestor(store), ledger, max_wait=timedelta(days=365))
-        intake.take([Received(f"replay:{letter_id}:{letter.origin}", raw, message)], tally)
-        intake.finish(tally)
-        if tally.stored or tally.duplicates:
-            ledger.mark_replayed(letter_id)
-        project_from_store(store, ledger)
+        fixed = None if corrected is None else corrected.read_bytes()
+        tally = deadletters_app.replay_letter(store, ledger, letter_id, fixed)
     _print_tally(tally)
     if not (tally.stored or tally.duplicates):
         raise SystemExit(1)
@@ -902,42 +858,114 @@ def reconcile(
     """Show received = stored + duplicates + dead-lettered (+ parked) for a file or the
     ingest topic; exit 1 if any record is unaccounted for."""
     context.require_data()
-    if file is not None:
-        from leadledger.files import read_records
-
-        received = sum(1 for _ in read_records(file))
-        prefix = f"{file.resolve()}:"
-        what = str(file)
-    elif topic:
-        from leadledger.kafka import topic_size
-
-        kafka = _kafka(bootstrap_servers, topic_prefix)
-        received = topic_size(kafka, kafka.ingest_topic)
-        prefix = f"{kafka.ingest_topic}/"
-        what = f"topic {kafka.ingest_topic}"
-    else:
+    if file is None and not topic:
         raise click.UsageError("give a FILE or --topic")
+    source = file if file is not None else _kafka(bootstrap_servers, topic_prefix)
     with context.ledger() as ledger:
-        counts = ledger.intake_counts(prefix)
-        unfolded = ledger.count_dead_letters(PROJECTION_ORIGIN)
-    accounted = sum(counts.values())
-    parts = ["stored", "duplicate", "dead_letter", "parked"]
-    line = " + ".join(f"{counts.get(p, 0)} {p.replace('_', '-')}" for p in parts)
-    unaccounted = received - accounted
-    out.print(f"{what}: received {received} = {line}; unaccounted {unaccounted}")
-    if file is not None and received and not accounted:
+        done = deadletters_app.reconcile(ledger, source)
+    line = " + ".join(f"{done.counts.get(p, 0)} {p.replace('_', '-')}"
+                      for p in deadletters_app.ACCOUNTS)  # fmt: skip
+    out.print(f"{done.source}: received {done.received} = {line}; unaccounted {done.unaccounted}")
+    if file is not None and done.received and not done.accounted:
         # Published records are accounted for under the topic, not the file they came from.
         err.print(safe_markup(
             f"nothing from {file} was ingested from the file; if you published it to Kafka, "
             "run `leadledger reconcile --topic`"
         ))  # fmt: skip
-    if unfolded:
+    if done.unfolded:
         err.print(
-            f"{unfolded} stored event(s) could not be folded into a read model and were left "
+            f"{done.unfolded} stored event(s) could not be folded into a read model and were left "
             "out of it (origins projection:...; see `leadledger deadletters list`)"
         )
-    if unaccounted:
+    if done.unaccounted:
         raise SystemExit(1)
+
+
+@cli.group()
+def keys() -> None:
+    """API keys for `leadledger serve`: create, list, revoke. Roles are independent (admin
+    does not imply read): read for dashboards and reports, write for HTTP intake, audit
+    for explain, diff and record fates, admin for replay, promote and dead-letter replay."""
+
+
+@contextmanager
+def _key_store(context: Context, *, create: bool) -> Iterator[KeyStore]:
+    """The keys of the ledger database; commands that only read or revoke refuse a place
+    where no key and no engine data were ever stored, as other read commands do."""
+    database = context.database()
+    if not create:
+        database.require_data(
+            lambda url: KeyStore.holds_keys(url) or LedgerDB.holds_engine_tables(url)
+        )
+    store = KeyStore(database.ledger_url())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what uses the key (shown in listings).")
+@click.option("--role", "roles", required=True, multiple=True,
+              type=click.Choice([r.value for r in Role]),
+              help="A role the key holds; repeat for several.")  # fmt: skip
+@pass_context
+def keys_create(context: Context, name: str, roles: tuple[str, ...]) -> None:
+    """Create an API key and print it once: only its hash is stored."""
+    with _key_store(context, create=True) as store:
+        key, token = store.create(name, (Role(r) for r in roles))
+    click.echo(token)
+    err.print(
+        f"created API key {key.id} ({safe_markup(key.name)}; roles {_roles(key)}): the key is "
+        "printed above and will not be shown again; store it now"
+    )
+
+
+@keys.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)  # fmt: skip
+@pass_context
+def keys_list(context: Context, fmt: str) -> None:
+    """List the API keys: id, name, roles, created and revoked (never the keys themselves)."""
+    with _key_store(context, create=False) as store:
+        found = store.all()
+    if fmt == "json":
+        listing = [{"id": k.id, "name": k.name, "roles": sorted(r.value for r in k.roles),
+                    "created_at": _utc(k.created_at), "revoked_at": _utc(k.revoked_at)}
+                   for k in found]  # fmt: skip
+        click.echo(json.dumps(listing, indent=2))
+        return
+    from rich.table import Column
+
+    stamp = len("2026-01-01 00:00:00")  # times are never cut short; names and roles wrap
+    wide = stamp if any(k.revoked_at for k in found) else None
+    table = Table(Column("id", no_wrap=True, min_width=8), Column("name", overflow="fold"),
+                  Column("roles", overflow="fold"),
+                  Column("created (UTC)", no_wrap=True, min_width=stamp),
+                  Column("revoked (UTC)", no_wrap=True, min_width=wide),
+                  title=f"API keys ({len(found)})")  # fmt: skip
+    for k in found:
+        table.add_row(k.id, k.name, _roles(k), _utc_seconds(k.created_at),
+                      _utc_seconds(k.revoked_at))  # fmt: skip
+    out.print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@pass_context
+def keys_revoke(context: Context, key_id: str) -> None:
+    """Revoke API key KEY_ID (see `leadledger keys list`): refused from now on."""
+    with _key_store(context, create=False) as store:
+        key = store.revoke(key_id)
+    out.print(f"revoked API key {key.id} ({safe_markup(key.name)})")
+
+
+def _utc_seconds(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _roles(key: ApiKey) -> str:
+    return ", ".join(sorted(r.value for r in key.roles))
 
 
 def _read_model(
@@ -946,20 +974,15 @@ def _read_model(
     """The read model a report reads, and the definitions it reports under: the read
     model's own, or a file's attribution settings, which apply at report time. A file that
     also changes what the read model was built under (funnel, SLA, KPI) needs a replay."""
-    from leadledger import readmodels
-
-    chosen = readmodels.chosen(ledger, name)
-    if definitions_file is None:
-        return chosen, chosen.definitions
-    definitions = load_definitions(definitions_file)
-    for section in ("funnel", "sla", "kpi"):
-        if getattr(definitions, section) != getattr(chosen.definitions, section):
-            raise click.ClickException(
-                f"{definitions_file}: its [{section}] section differs from read model "
-                f"{chosen.name!r}'s; replay it first (leadledger replay --definitions "
-                f"{definitions_file} --name NAME) and report with --read-model NAME"
-            )
-    return chosen, definitions
+    definitions = None if definitions_file is None else load_definitions(definitions_file)
+    try:
+        return admin.read_model_under(ledger, name, definitions)
+    except admin.DefinitionsMismatch as exc:
+        raise click.ClickException(
+            f"{definitions_file}: its [{exc.section}] section differs from read model "
+            f"{exc.model!r}'s; replay it first (leadledger replay --definitions "
+            f"{definitions_file} --name NAME) and report with --read-model NAME"
+        ) from None
 
 
 def _print_tally(tally: Tally) -> None:
@@ -1044,6 +1067,9 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None
+    except Refused as exc:  # a use case declined: shown as the commands always showed it
+        click.ClickException(str(exc)).show()
+        raise SystemExit(1) from None
     except KNOWN_ERRORS as exc:
         err.print(f"[red]error:[/red] {safe_markup(str(exc))}")
         raise SystemExit(1) from None
