@@ -25,6 +25,10 @@ MAX_BATCH_RECORDS = 5000
 """An HTTP intake request of more records is refused whole (413): each is answered with its
 fate in the response, and stored in one request's time."""
 
+MAX_DEFINITIONS_BYTES = 64 * 1024
+"""Definitions sent over HTTP to replay under (TOML text) of more characters are refused
+(422): a real definitions file is a few KiB."""
+
 MAX_NESTING = 8
 """JSON nested deeper than this (each ``[`` or ``{`` is a level) is refused before it is
 decoded. An ingest event is an object of plain values: one level."""

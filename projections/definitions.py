@@ -412,23 +412,30 @@ def load(path: Path | None) -> Definitions:
     if path is None:
         return DEFAULTS
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DefinitionsError(f"{path}: {exc.strerror}") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, where: str = "definitions") -> Definitions:
+    """The definitions written in ``text`` (TOML); errors name ``where`` they came from."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DefinitionsError(f"{path}: not valid TOML: {exc}") from None
+        raise DefinitionsError(f"{where}: not valid TOML: {exc}") from None
     except RecursionError:
-        raise DefinitionsError(f"{path}: not valid TOML: nested too deeply") from None
+        raise DefinitionsError(f"{where}: not valid TOML: nested too deeply") from None
     try:
         definitions = Definitions.model_validate(data)
     except ValidationError as exc:
-        raise DefinitionsError(f"{path}: {one_line(exc)}") from None
+        raise DefinitionsError(f"{where}: {one_line(exc)}") from None
     except RecursionError:
-        raise DefinitionsError(f"{path}: values nested too deeply") from None
+        raise DefinitionsError(f"{where}: values nested too deeply") from None
     try:
         definitions.hash  # noqa: B018 (serialises every value: refuse here what would not)
     except (ValueError, RecursionError):
-        raise DefinitionsError(f"{path}: values nested too deeply") from None
+        raise DefinitionsError(f"{where}: values nested too deeply") from None
     return definitions
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from leadledger.api import (
     docs,
     problems,
+    routes_admin,
     routes_intake,
     routes_readmodels,
     routes_records,
@@ -27,6 +28,7 @@ ROUTERS: Sequence[APIRouter] = (
     routes_readmodels.router,
     routes_records.router,
     routes_intake.router,
+    routes_admin.router,
 )
 """Every router the app serves; a new face (the dashboard) is one more entry."""
 

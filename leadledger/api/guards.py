@@ -11,3 +11,4 @@ from leadledger.api.auth import Role, requires
 READ: list[Any] = [Depends(requires(Role.READ))]  # reports, read models
 WRITE: list[Any] = [Depends(requires(Role.WRITE))]  # HTTP intake
 AUDIT: list[Any] = [Depends(requires(Role.AUDIT))]  # explain, record fates, dead letters
+ADMIN: list[Any] = [Depends(requires(Role.ADMIN))]  # replay, promote, drop, dead-letter replay

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from leadledger.app.errors import Refused
 from leadledger.config import BrokerUnavailable
+from leadledger.projections.definitions import DefinitionsError
 from leadledger.readmodels import ReadModelError
 
 MEDIA_TYPE = "application/problem+json"
@@ -103,6 +104,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(ReadModelError, answer(409))
+    app.add_exception_handler(DefinitionsError, answer(422))
     app.add_exception_handler(BrokerUnavailable, answer(503))
     app.add_exception_handler(sa.exc.OperationalError, unreachable)
     app.add_exception_handler(Exception, internal)

@@ -11,6 +11,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.result import Ok
 
@@ -19,6 +20,9 @@ from leadledger.config import Database
 from tests.integration.api import fill_with_demo, key
 
 EXAMPLES = 8  # per operation and mode: about 15 operations x 2 modes, well under a minute
+# Bodies whose meaning no schema can state: definitions are TOML text, a corrected dead
+# letter is any JSON object. A 422 problem for a body that fits the schema is right here.
+SEMANTIC = {("POST", "/api/v1/read-models"), ("POST", "/api/v1/dead-letters/{letter_id}/replay")}
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
@@ -31,13 +35,20 @@ def test_the_api_keeps_its_spec(mode: GenerationMode, tmp_path: Path) -> None:
     assert len(operations) >= 12
 
     for operation in operations:
+        semantic = (operation.method.upper(), operation.path) in SEMANTIC
+        keeps_spec(operation, mode, headers, [positive_data_acceptance] if semantic else [])
 
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
-        def keeps_spec(case: Any) -> None:
-            # The key, unless schemathesis negated the headers: then 401 is the answer due.
-            negated = case.meta.components[ParameterLocation.HEADER].mode.is_negative
-            case.call_and_validate(headers=None if negated else headers)
 
-        keeps_spec()
+def keeps_spec(operation: Any, mode: GenerationMode, headers: dict[str, str],
+               excluded: list[Any]) -> None:  # fmt: skip
+    """Generated requests to ``operation`` get answers its spec allows."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def answers(case: Any) -> None:
+        # The key, unless schemathesis negated the headers: then 401 is the answer due.
+        negated = case.meta.components[ParameterLocation.HEADER].mode.is_negative
+        case.call_and_validate(headers=None if negated else headers, excluded_checks=excluded)
+
+    answers()
