@@ -161,3 +161,44 @@ def _encode(value: object) -> object:
     if isinstance(value, datetime):
         return {"_type_": "datetime_iso", "_data_": value.isoformat()}
     raise TypeError(value)
+
+
+def test_stored_states_are_what_eventsourcings_json_transcoder_writes(store: EventStore) -> None:
+    """The orjson fast path writes and reads the very bytes the json module would."""
+    from eventsourcing.persistence import JSONTranscoder
+
+    plain = JSONTranscoder()
+    store.register_transcodings(plain)
+    outcomes = Ingestor(store).apply([
+        msg("touch", "t1", 0, channel="paid_search", campaign="é\u2028\"q\"\n\x01", cost="0.10"),
+        msg("lead_created", "c1", 1, origin="outbound", entry_stage="sql", icp_fit=True),
+        msg("stage_changed", "p1", 2, stage="opportunity"),
+        msg("deal_opened", "o1", 3, deal_id="D1", amount="5000.50", currency="EUR"),
+        msg("spend", "s1", 4, lead=None, channel="paid_search", day="2026-03-01",
+            amount="12.5", currency="EUR"),
+    ])  # fmt: skip
+    assert [o.status for o in outcomes] == ["stored"] * 5
+    notifications = list(store.ordered_log.select_notifications(start=1, limit=100))
+    assert len(notifications) == 7  # two stream openings and five facts
+    for notification in notifications:
+        state = plain.decode(notification.state)
+        assert plain.encode(state) == notification.state
+        assert store.mapper.transcoder.encode(state) == notification.state
+        assert store.mapper.transcoder.decode(notification.state) == state
+
+
+def test_a_cached_stream_sees_another_writers_events(database: Database) -> None:
+    first, second = open_store(database), open_store(database)
+    try:
+        Ingestor(first).apply([msg("lead_created", "c1", 0, origin="inbound")])
+        assert first.find_lead("L1") is not None  # cached now
+        Ingestor(second).apply([msg("stage_changed", "m1", 1, stage="mql")])
+        outcomes = Ingestor(first).apply([msg("mql_accepted", "a1", 2, rep="ann")])
+        assert [o.status for o in outcomes] == ["stored"]  # judged with the rival's MQL
+        lead = first.find_lead("L1")
+        assert lead is not None
+        assert lead.has_seen("crm", "m1")
+        assert lead.version == 4
+    finally:
+        first.close()
+        second.close()
