@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import EnvType, get_topic
 
+from leadledger.compression import StateCompressor
 from leadledger.config import Database
 from leadledger.domain.lead import Lead
 from leadledger.domain.stream import Stream, stream_uuid
@@ -120,6 +121,9 @@ class EventStore(Application[UUID]):
     """
 
     name = "leadledger"
+    # States are deflated with the schemas' words (see ``compression``); an empty
+    # COMPRESSOR_TOPIC in the environment stores plain JSON, and either reads both.
+    env = {"COMPRESSOR_TOPIC": get_topic(StateCompressor)}  # noqa: RUF012 (eventsourcing's API)
     SNAPSHOT_EVERY = 50
     snapshotting_intervals = {Lead: SNAPSHOT_EVERY}  # noqa: RUF012 (eventsourcing's API)
     CACHE_SIZE = 100_000
