@@ -436,7 +436,8 @@ class LedgerDB:
         origin) unless already claimed, and return every key's owner: one statement decides
         a race between two consumers. Plain DB-API ``executemany``: this runs for every
         record ingested, and SQLAlchemy's per-row parameter handling cost more than the
-        insert itself."""
+        insert itself. When the insert took every key (its row count says so: the sum over
+        the rows, or for a single row its own), the owners are the claims themselves."""
         if not claims:
             return {}
         rows = [(k, d, o) for k, (d, o) in claims.items()]
@@ -448,6 +449,8 @@ class LedgerDB:
         with self.engine.begin() as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             cursor.executemany(insert, rows)
+            if cursor.rowcount == len(rows):  # every key was free: each claim owns its key
+                return dict(claims)
             found = self._select_in(conn, '"key", digest, origin', keys, '"key"', list(claims))
         return {k: (d, o) for k, d, o in found}
 
