@@ -16,6 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
 from leadledger import readmodels
+from leadledger.compression import inflate
 from leadledger.config import Database
 from leadledger.ledgerdb import LedgerDB
 from leadledger.pipeline import (
@@ -90,7 +91,8 @@ def replay(folder: Path, name: str) -> dict[str, Any]:
 
 def raw_read(folder: Path, lifecycle_only: bool) -> dict[str, Any]:
     """Baseline: page the same log with ``select_notifications`` (``PAGE_SIZE`` a page,
-    every event or only the types the replay reads) and parse each event's stored JSON.
+    every event or only the types the replay reads) and parse each event's stored JSON
+    (inflated first: the store keeps states deflated, see ``leadledger.compression``).
     Nothing else: what any reader of this log pays at the least."""
     store = open_store(sqlite(folder))
     log = store.ordered_log
@@ -101,7 +103,7 @@ def raw_read(folder: Path, lifecycle_only: bool) -> dict[str, Any]:
         page = log.select_notifications(start=after, limit=PAGE_SIZE, stop=end, topics=topics,
                                         inclusive_of_start=False)  # fmt: skip
         for notification in page:
-            orjson.loads(notification.state)
+            orjson.loads(inflate(notification.state))
         read += len(page)
         after = page[-1].id if page else end
     elapsed = time.perf_counter() - start

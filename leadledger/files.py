@@ -15,6 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from leadledger.limits import MAX_RECORD_BYTES, too_deep, too_large
 from leadledger.messages import IngestEvent, InvalidEvent, parse_event, printable
 
@@ -176,9 +178,14 @@ def json_event(line: bytes) -> IngestEvent:
     if deep := too_deep(line):
         raise Undecodable(deep)
     try:
-        data = json.loads(line)
-    except (ValueError, RecursionError) as exc:
-        raise Undecodable(f"undecodable: not JSON ({exc})") from None
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        # orjson refuses a few texts the json module reads (NaN, integers past 64 bits,
+        # lone surrogates): the json module decides, and words the reason as before.
+        try:
+            data = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise Undecodable(f"undecodable: not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise Undecodable(f"undecodable: expected an object, got {type(data).__name__}")
     return parse_event(data)

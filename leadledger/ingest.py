@@ -76,8 +76,13 @@ class Ingestor:
     def apply(self, messages: Sequence[IngestEvent]) -> list[Outcome]:
         """Apply ``messages`` in order and save them in one transaction."""
         for attempt in range(1, self.max_attempts + 1):
+            self.store.sync()  # the cached streams as the log holds them now
             touched: dict[tuple[str, str], Stream] = {}
-            outcomes = [self._apply_one(m, touched) for m in messages]
+            try:
+                outcomes = [self._apply_one(m, touched) for m in messages]
+            except BaseException:
+                self.store.forget(touched.values())  # they hold events never saved
+                raise
             try:
                 self.store.save(*touched.values())
             except IntegrityError:

@@ -171,10 +171,18 @@ keys = sa.Table(
     "ll_keys",
     metadata,
     sa.Column("key", sa.String(500), primary_key=True, comment='["source_system", "event_id"]'),
-    sa.Column("digest", sa.String(64), nullable=False, comment="sha256 of the record's content"),
+    sa.Column(
+        "digest",
+        sa.String(64),
+        nullable=False,
+        comment="sha256 of the record's content, its first 32 hex digits (64 before)",
+    ),
     sa.Column("origin", sa.String(500), nullable=False, comment="the record that claimed it"),
     comment="Idempotency keys, unique across all streams: the first record to claim a key "
     "owns it; a later one with the same content is a duplicate, with other content a conflict.",
+    # One row per ingested record here and in ll_intake, looked up by the primary key only:
+    # SQLite keeps such a table as its key's B-tree alone, not a table and an index.
+    sqlite_with_rowid=False,
 )
 
 intake = sa.Table(
@@ -183,6 +191,7 @@ intake = sa.Table(
     sa.Column("origin", sa.String(500), primary_key=True),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("reason", sa.Text),
+    sqlite_with_rowid=False,
 )
 
 TABLES: dict[str, sa.Table] = {
@@ -336,6 +345,9 @@ class LedgerDB:
             if fates:
                 self._record_intake(conn, fates)
                 resolved = [o for o, (st, _) in fates.items() if st in ("stored", "duplicate")]
+                waiting = sa.select(dead_letters.c.id).where(dead_letters.c.replayed_at.is_(None))
+                if resolved and conn.scalar(waiting.limit(1)) is None:
+                    resolved = []  # no dead letter waits to be resolved: skip the lookups
                 for start in range(0, len(resolved), CHUNK):
                     conn.execute(
                         dead_letters.update()
@@ -381,42 +393,57 @@ class LedgerDB:
                 self._record_intake(conn, fates)
 
     def _record_intake(self, conn: sa.Connection, fates: dict[str, tuple[str, str | None]]) -> None:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(intake)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[intake.c.origin],
-            set_={"status": stmt.excluded.status, "reason": stmt.excluded.reason},
-            where=intake.c.status != "stored",
+        """One upsert per fate through the DB-API's ``executemany``: SQLAlchemy's per-row
+        parameter handling cost more than the statement (this runs for every record)."""
+        mark = self._mark()
+        upsert = (
+            f"INSERT INTO {intake.name} (origin, status, reason) VALUES ({mark}, {mark}, {mark}) "
+            "ON CONFLICT (origin) DO UPDATE SET status = excluded.status, "
+            f"reason = excluded.reason WHERE {intake.name}.status != 'stored'"
         )
-        conn.execute(stmt, [{"origin": o, "status": s, "reason": r} for o, (s, r) in fates.items()])
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(upsert, [(o, s, r) for o, (s, r) in fates.items()])
+
+    def _mark(self) -> str:
+        """The DB-API parameter marker of the engine's driver."""
+        return "?" if self.engine.dialect.name == "sqlite" else "%s"
+
+    def _select_in(
+        self, conn: sa.Connection, columns: str, table: sa.Table, column: str, values: list[str]
+    ) -> list[tuple[Any, ...]]:
+        """Rows of ``table`` whose ``column`` is one of ``values``, CHUNK at a time, through
+        the DB-API (SQLAlchemy's expanding IN parameters cost more than the query)."""
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            marks = ", ".join([self._mark()] * len(chunk))
+            cursor.execute(f"SELECT {columns} FROM {table.name} WHERE {column} IN ({marks})", chunk)
+            found.extend(tuple(row) for row in cursor.fetchall())
+        return found
 
     def claim_keys(self, claims: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
         """Claim each idempotency key (``domain.stream.idempotency_key``) for its (digest,
         origin) unless already claimed, and return every key's owner: one statement decides
         a race between two consumers. Plain DB-API ``executemany``: this runs for every
         record ingested, and SQLAlchemy's per-row parameter handling cost more than the
-        insert itself."""
+        insert itself. When the insert took every key (its row count says so: the sum over
+        the rows, or for a single row its own), the owners are the claims themselves."""
         if not claims:
             return {}
-        wanted = list(claims)
         rows = [(k, d, o) for k, (d, o) in claims.items()]
-        owners: dict[str, tuple[str, str]] = {}
-        mark = "?" if self.engine.dialect.name == "sqlite" else "%s"
+        mark = self._mark()
         insert = (
-            f"INSERT INTO {keys.name} (key, digest, origin) VALUES ({mark}, {mark}, {mark}) "
-            "ON CONFLICT (key) DO NOTHING"
+            f'INSERT INTO {keys.name} ("key", digest, origin) VALUES ({mark}, {mark}, {mark}) '
+            'ON CONFLICT ("key") DO NOTHING'
         )
         with self.engine.begin() as conn:
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             cursor.executemany(insert, rows)
-            for start in range(0, len(wanted), CHUNK):
-                result = conn.execute(
-                    sa.select(keys.c.key, keys.c.digest, keys.c.origin).where(
-                        keys.c.key.in_(wanted[start : start + CHUNK])
-                    )
-                )
-                owners.update((k, (d, o)) for k, d, o in result)
-        return owners
+            if cursor.rowcount == len(rows):  # every key was free: each claim owns its key
+                return dict(claims)
+            found = self._select_in(conn, '"key", digest, origin', keys, '"key"', list(claims))
+        return {k: (d, o) for k, d, o in found}
 
     def take_over(self, key: str, old: str, new: str) -> bool:
         """Give ``key`` to origin ``new`` if ``old`` still owns it (compare and set): the
@@ -428,17 +455,9 @@ class LedgerDB:
         return moved.rowcount == 1
 
     def intake_statuses(self, origins: Iterable[str]) -> dict[str, str]:
-        wanted = list(origins)
-        found: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(wanted), CHUNK):
-                result = conn.execute(
-                    sa.select(intake.c.origin, intake.c.status).where(
-                        intake.c.origin.in_(wanted[start : start + CHUNK])
-                    )
-                )
-                found.update((o, s) for o, s in result)
-        return found
+            found = self._select_in(conn, "origin, status", intake, "origin", list(origins))
+        return {str(origin): str(status) for origin, status in found}
 
     def count_dead_letters(self, prefix: str) -> int:
         """Dead letters whose origin starts with ``prefix``."""

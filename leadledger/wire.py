@@ -18,6 +18,7 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from leadledger.codec import registry
+from leadledger.compression import inflate
 from leadledger.domain.lead import Lead
 from leadledger.domain.stream import Stream, as_utc
 
@@ -103,7 +104,7 @@ def from_stored(topic: str, state: bytes) -> WireEvent | None:
     shape = stored_shape(topic)
     if shape is None:
         return None
-    data = orjson.loads(state)
+    data = orjson.loads(inflate(state))
     if data.get("class_version", 1) != shape.version:
         return None  # an older version: the mapper upcasts it
     record: dict[str, Any] = {}

@@ -381,7 +381,10 @@ STATE_JSON = TypeAdapter(LeadState)
 
 
 def dump(state: LeadState) -> str:
-    return STATE_JSON.dump_json(state).decode()
+    """The state as stored in the ledger. Fields at their defaults are left out (``load``
+    puts them back): a lead's facts are mostly empty fields, and writing every one made
+    the lead states the largest table of the ledger."""
+    return STATE_JSON.dump_json(state, exclude_defaults=True).decode()
 
 
 def load(text: str | bytes) -> LeadState:

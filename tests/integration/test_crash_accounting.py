@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from leadledger import demo
 from leadledger.config import Database
 from leadledger.files import read_jsonl
 from leadledger.ingest import Ingestor
 from leadledger.intake import digest_of, key_of
-from leadledger.ledgerdb import LedgerDB, dead_letters, intake, parked
+from leadledger.ledgerdb import LedgerDB, dead_letters, intake, keys, parked
 from leadledger.pipeline import ingest_file
 from leadledger.store import open_store
 
@@ -128,6 +129,35 @@ def test_a_batch_stored_by_a_run_that_died_before_its_fates_is_counted_stored(
         assert tally.reconciles
         assert (tally.stored, tally.duplicates) == (len(records) - 1, 1)  # the demo re-sends one
         assert {r.status for r in ledger.select(intake)} == {"stored", "duplicate"}
+    finally:
+        ledger.close()
+        store.close()
+
+
+def test_a_claim_with_a_full_length_digest_still_makes_the_same_record_a_duplicate(
+    database: Database, tmp_path: Path
+) -> None:
+    """Claims written before digests were cut to 128 bits hold all 64 hex digits."""
+    import hashlib
+
+    import orjson
+
+    from leadledger.intake import DIGEST_CHARS
+
+    records = demo.generate(leads=5, seed=3)
+    path = write(tmp_path / "in.jsonl", records)
+    store, ledger = open_store(database), LedgerDB(database.ledger_url())
+    try:
+        first = ingest_file(path, store, ledger)
+        with ledger.engine.begin() as conn:  # as an older version wrote them
+            for row in conn.execute(sa.select(keys.c.key, keys.c.digest)).all():
+                longer = row.digest + hashlib.sha256(orjson.dumps(row.key)).hexdigest()[:32]
+                assert len(row.digest) == DIGEST_CHARS
+                conn.execute(keys.update().where(keys.c.key == row.key).values(digest=longer))
+        copy = write(tmp_path / "copy.jsonl", records)
+        again = ingest_file(copy, store, ledger)
+        assert again.duplicates == first.stored + first.duplicates
+        assert again.dead_lettered == first.dead_lettered
     finally:
         ledger.close()
         store.close()

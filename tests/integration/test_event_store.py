@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from leadledger.compression import inflate
 from leadledger.config import Database
 from leadledger.domain.funnel import Stage
 from leadledger.domain.lead import Lead
@@ -161,3 +162,67 @@ def _encode(value: object) -> object:
     if isinstance(value, datetime):
         return {"_type_": "datetime_iso", "_data_": value.isoformat()}
     raise TypeError(value)
+
+
+def test_stored_states_are_what_eventsourcings_json_transcoder_writes(store: EventStore) -> None:
+    """The orjson fast path writes and reads the very bytes the json module would."""
+    from eventsourcing.persistence import JSONTranscoder
+
+    plain = JSONTranscoder()
+    store.register_transcodings(plain)
+    outcomes = Ingestor(store).apply([
+        msg("touch", "t1", 0, channel="paid_search", campaign="é\u2028\"q\"\n\x01", cost="0.10"),
+        msg("lead_created", "c1", 1, origin="outbound", entry_stage="sql", icp_fit=True),
+        msg("stage_changed", "p1", 2, stage="opportunity"),
+        msg("deal_opened", "o1", 3, deal_id="D1", amount="5000.50", currency="EUR"),
+        msg("spend", "s1", 4, lead=None, channel="paid_search", day="2026-03-01",
+            amount="12.5", currency="EUR"),
+    ])  # fmt: skip
+    assert [o.status for o in outcomes] == ["stored"] * 5
+    notifications = list(store.ordered_log.select_notifications(start=1, limit=100))
+    assert len(notifications) == 7  # two stream openings and five facts
+    for notification in notifications:
+        stored = inflate(notification.state)
+        assert notification.state != stored  # deflated (see leadledger.compression)
+        state = plain.decode(stored)
+        assert plain.encode(state) == stored
+        assert store.mapper.transcoder.encode(state) == stored
+        assert store.mapper.transcoder.decode(stored) == state
+        assert store.mapper.to_domain_event(notification).__dict__["stream_key"]
+
+
+def test_states_stored_as_plain_json_read_the_same(database: Database) -> None:
+    """A store written before states were deflated (or with compression turned off)."""
+    env = database.event_store_env() | {"COMPRESSOR_TOPIC": ""}
+    plain, deflating = EventStore(env=env), open_store(database)
+    try:
+        Ingestor(plain).apply([msg("lead_created", "c1", 0, origin="inbound")])
+        Ingestor(deflating).apply([msg("stage_changed", "m1", 1, stage="mql")])
+        states = [n.state for n in deflating.ordered_log.select_notifications(start=1, limit=9)]
+        assert [s[:1] for s in states] == [b"{", b"{", b"\x01"]
+        lead = deflating.find_lead("L1")
+        assert lead is not None
+        assert lead.has_seen("crm", "c1")
+        assert lead.has_seen("crm", "m1")
+        assert [deflating.wire(n)[0] for n in deflating.ordered_log.select_notifications(
+            start=1, limit=9)] == ["stream_opened", "lead_created", "stage_changed"]  # fmt: skip
+    finally:
+        plain.close()
+        deflating.close()
+
+
+def test_a_cached_stream_sees_another_writers_events(database: Database) -> None:
+    first, second = open_store(database), open_store(database)
+    try:
+        Ingestor(first).apply([msg("lead_created", "c1", 0, origin="inbound")])
+        assert first.find_lead("L1") is not None  # cached now
+        Ingestor(second).apply([msg("stage_changed", "m1", 1, stage="mql")])
+        outcomes = Ingestor(first).apply([msg("mql_accepted", "a1", 2, rep="ann")])
+        assert [o.status for o in outcomes] == ["stored"]  # judged with the rival's MQL
+        lead = first.find_lead("L1")
+        assert lead is not None
+        assert lead.has_seen("crm", "m1")
+        assert lead.version == 4
+    finally:
+        first.close()
+        second.close()
