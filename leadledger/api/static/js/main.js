@@ -1,0 +1,85 @@
+// Wiring: load every panel from the API, ask for a read key when the API wants one, and
+// reload attribution when the user picks another model.
+import { getJSON, key, NeedsKey } from "./api.js";
+import * as panels from "./panels.js";
+
+const API = "/api/v1";
+const TILE_KPIS = ["cpl", "cac", "ltv_to_cac", "romi_pct", "deal_cycle_days", "nrr_pct"];
+
+const $ = (id) => document.getElementById(id);
+let kpiAnswer = null;
+
+function state(value) {
+  document.body.dataset.state = value;
+}
+
+function fail(error) {
+  if (error instanceof NeedsKey) {
+    $("dashboard").hidden = true;
+    $("key-form").hidden = false;
+    $("forget-key").hidden = true;
+    document.querySelector('[data-testid="key-error"]').textContent =
+      key.get() ? error.message : "";
+    state("needs-key");
+    return;
+  }
+  $("load-error").textContent = error.message;
+  $("load-error").hidden = false;
+  state("error");
+}
+
+// The latest period whose tiles have a value: months after the last sale show little.
+function defaultPeriod(rows) {
+  const filled = rows.filter((r) => TILE_KPIS.some((k) => r.kpis[k] !== null));
+  return (filled.at(-1) ?? rows.at(-1))?.period ?? "";
+}
+
+function showPeriod() {
+  panels.kpiTiles(kpiAnswer, $("period").value);
+  panels.funnel(kpiAnswer, $("period").value);
+}
+
+async function loadAttribution() {
+  state("loading");
+  panels.attribution(await getJSON(`${API}/attribution`, { model: $("model").value }));
+  state("ready");
+}
+
+async function loadAll() {
+  state("loading");
+  const [models, kpi, sla] = await Promise.all([
+    getJSON(`${API}/attribution/models`),
+    getJSON(`${API}/kpi`),
+    getJSON(`${API}/sla`),
+  ]);
+  $("key-form").hidden = true;
+  $("forget-key").hidden = !key.get();
+  $("dashboard").hidden = false;
+  const select = $("model");
+  const chosen = select.value || "first_touch";
+  select.replaceChildren(...models.models.map((name) => new Option(name, name)));
+  select.value = models.models.includes(chosen) ? chosen : models.models[0];
+  kpiAnswer = kpi;
+  const periods = kpi.rows.map((r) => r.period);
+  $("period").replaceChildren(...periods.map((p) => new Option(p, p)));
+  $("period").value = defaultPeriod(kpi.rows);
+  panels.readModel(kpi);
+  showPeriod();
+  panels.sla(sla);
+  await loadAttribution();
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  key.set($("key-input").value);
+  $("key-input").value = "";
+  loadAll().catch(fail);
+});
+$("forget-key").addEventListener("click", () => {
+  key.forget();
+  window.location.reload();
+});
+$("model").addEventListener("change", () => loadAttribution().catch(fail));
+$("period").addEventListener("change", showPeriod);
+
+loadAll().catch(fail);
