@@ -28,10 +28,12 @@ function fail(error) {
   state("error");
 }
 
-// The latest period whose tiles have a value: months after the last sale show little.
+// The latest of the periods with the most tiles filled: the last months of a data set
+// often have spend but no sale yet, and show little.
 function defaultPeriod(rows) {
-  const filled = rows.filter((r) => TILE_KPIS.some((k) => r.kpis[k] !== null));
-  return (filled.at(-1) ?? rows.at(-1))?.period ?? "";
+  const filled = (r) => TILE_KPIS.filter((k) => r.kpis[k] !== null).length;
+  const best = rows.reduce((chosen, r) => (filled(r) >= filled(chosen) ? r : chosen), rows[0]);
+  return best?.period ?? "";
 }
 
 function showPeriod() {
@@ -53,6 +55,7 @@ async function loadAll() {
     getJSON(`${API}/sla`),
   ]);
   $("key-form").hidden = true;
+  document.querySelector('[data-testid="key-error"]').textContent = "";
   $("forget-key").hidden = !key.get();
   $("dashboard").hidden = false;
   const select = $("model");

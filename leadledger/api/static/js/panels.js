@@ -122,6 +122,12 @@ export function attribution(answer) {
 
 const SHOWN_BREACHES = 20;
 
+// "2026-03-08T22:34:00+00:00" as "2026-03-08 22:34 UTC"; other offsets as sent.
+function minute(time) {
+  if (!time) return "–";
+  return time.endsWith("+00:00") ? `${time.slice(0, 16).replace("T", " ")} UTC` : time;
+}
+
 export function sla(answer) {
   const rows = answer.compliance;
   fill("sla-table", rows.map((r) => {
@@ -140,7 +146,7 @@ export function sla(answer) {
   const clocks = rows.filter((r) => r.clock !== "all");
   chart("sla-chart").setOption({
     tooltip: { trigger: "axis" },
-    legend: { data: ["met", "breached"] },
+    legend: { data: ["met", "breached"], top: 0 },
     grid: { left: 150, right: 20, top: 30, bottom: 30 },
     xAxis: { type: "value" },
     yAxis: { type: "category", data: clocks.map((r) => r.clock), inverse: true },
@@ -151,7 +157,7 @@ export function sla(answer) {
   setText("sla-at-risk-count", String(answer.at_risk.length));
   fill("sla-at-risk", answer.at_risk.map((r) => row([
     el("td", { text: r.lead_id }), el("td", { text: r.clock }), el("td", { text: r.rep ?? "–" }),
-    el("td", { text: r.deadline ?? "–" }),
+    el("td", { text: minute(r.deadline) }),
     el("td", { text: r.used_hours, value: r.used_hours, className: "number" }),
     el("td", { text: r.limit_hours, value: r.limit_hours, className: "number" }),
   ])));
@@ -161,7 +167,7 @@ export function sla(answer) {
     .slice(0, SHOWN_BREACHES);
   fill("sla-breaches", latest.map((r) => row([
     el("td", { text: r.lead_id }), el("td", { text: r.clock }), el("td", { text: r.rep ?? "–" }),
-    el("td", { text: r.deadline ?? "–" }),
+    el("td", { text: minute(r.deadline) }),
     el("td", { text: r.measured ?? "–", className: "number" }),
     el("td", { text: r.limit ?? "–", className: "number" }),
   ])));
