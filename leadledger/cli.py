@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from leadledger import logs
+from leadledger.app.errors import NotFound, Refused
 from leadledger.codec import DecodeError
 from leadledger.config import (
     BOOTSTRAP_ENV,
@@ -48,8 +49,6 @@ from leadledger.store import EventStore, open_store
 
 if TYPE_CHECKING:
     from leadledger.ingest import Tally
-    from leadledger.projections.definitions import Definitions
-    from leadledger.readmodels import ReadModel
 
 LEDGER_COLUMNS = [
     "conversion_id", "touch_event_id", "channel", "campaign", "model", "definitions",
@@ -414,12 +413,12 @@ def report_attribution(
 ) -> None:  # fmt: skip
     """Credit per channel, campaign or source for one kind of conversion."""
     context.require_data()
-    from leadledger.reports import attribution_report
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
-        data = attribution_report(ledger, chosen, model, definitions, by, conversion)
-    _print_attribution(data, fmt)
+        answer = reports.attribution(ledger, model, by, conversion, read_model_name,
+                                     definitions_file)  # fmt: skip
+    _print_attribution(answer.data, fmt)
 
 
 @report.command("spend")
@@ -436,11 +435,10 @@ def report_spend(
 ) -> None:  # fmt: skip
     """Spend against attributed leads, MQLs and deals: CPL, cost per MQL and deal, ROAS."""
     context.require_data()
-    from leadledger.reports import spend_report
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
-        data = spend_report(ledger, chosen, model, definitions, by)
+        data = reports.spend(ledger, model, by, read_model_name, definitions_file).data
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -467,12 +465,11 @@ def credits(
 ) -> None:  # fmt: skip
     """Print the credit ledger as CSV: one row per credit, with model and definitions hash."""
     context.require_data()
-    from leadledger.reports import credits_for, ledger_rows
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
-        found, _ = credits_for(ledger, chosen, model, definitions, conversion)
-    _echo_csv(LEDGER_COLUMNS, ledger_rows(found, model, definitions))
+        answer = reports.credits(ledger, model, conversion, read_model_name, definitions_file)
+    _echo_csv(LEDGER_COLUMNS, answer.data["rows"])
 
 
 @cli.command("explain")
@@ -487,12 +484,11 @@ def explain_command(
 ) -> None:  # fmt: skip
     """Show one conversion's path, each touch's credit, and why (JSON)."""
     context.require_data()
-    from leadledger.reports import explain
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen, definitions = _read_model(ledger, read_model_name, definitions_file)
-        data = explain(ledger, chosen, conversion_id, model, definitions)
-    click.echo(json.dumps(data, indent=2))
+        answer = reports.explain(ledger, conversion_id, model, read_model_name, definitions_file)
+    click.echo(json.dumps(answer.data, indent=2))
 
 
 def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -532,12 +528,10 @@ def report_sla(
     at risk. --by clock-row lists every clock: lead, cycle, clock, started, due, ended,
     working seconds, verdict."""
     context.require_data()
-    from leadledger import readmodels
-    from leadledger.sla_report import sla_report
+    from leadledger.app import reports
 
     with context.ledger() as ledger:
-        chosen = readmodels.chosen(ledger, read_model_name)
-        data = sla_report(ledger, chosen, now or datetime.now(UTC), by, period)
+        data = reports.sla(ledger, by, period, now, read_model_name).data
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -596,16 +590,15 @@ def report_kpi(
     """Funnel counts, conversion rates, win rate, ACV, cycle length, CPL, CAC, LTV, ROMI,
     NRR, plan attainment and more: the definitions' formulas per period and group."""
     context.require_data()
-    from leadledger import readmodels
-    from leadledger.kpi_report import kpi_report
+    from leadledger.app import reports
+    from leadledger.readmodels import chosen
 
     with context.ledger() as ledger:
-        chosen = readmodels.chosen(ledger, read_model_name)
-        data = kpi_report(ledger, chosen, by, period, basis)
+        data = reports.kpi(ledger, by, period, basis, read_model_name).data
+        names = list(chosen(ledger, read_model_name).definitions.kpi.formulas)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
-    names = list(chosen.definitions.kpi.formulas)
     flat = [{"period": r["period"], by: r[by], **r["kpis"]} for r in data["rows"]]
     if fmt == "csv":
         _echo_csv(["period", by, *names], flat)
@@ -719,17 +712,15 @@ def models(context: Context) -> None:
     """List the read models: which is served, their definitions, bounds and progress. A
     read model whose stored definitions no longer load is listed as broken, with why."""
     context.require_data()
-    from leadledger import readmodels
+    from leadledger.app.readmodels import listing
 
     with context.ledger() as ledger:
-        serving = readmodels.served(ledger).name
-        table = Table("name", "served", "status", "bounds", "definitions", "position")
-        found = readmodels.all_models(ledger)
-        for model in found:
-            positions = ledger.positions(model.checkpoint)
-            table.add_row(model.name, "*" if model.name == serving else "", model.status,
-                          model.bounds(), "-" if model.problem else model.definitions.hash,
-                          ", ".join(f"{k} {v}" for k, v in sorted(positions.items())))  # fmt: skip
+        found = listing(ledger)
+    table = Table("name", "served", "status", "bounds", "definitions", "position")
+    for model in found:
+        table.add_row(model.name, "*" if model.served else "", model.status, model.bounds,
+                      model.definitions or "-",
+                      ", ".join(f"{k} {v}" for k, v in sorted(model.position.items())))  # fmt: skip
     out.print(table)
     for model in found:
         if model.problem:
@@ -935,28 +926,6 @@ def reconcile(
         raise SystemExit(1)
 
 
-def _read_model(
-    ledger: LedgerDB, name: str | None, definitions_file: Path | None
-) -> tuple[ReadModel, Definitions]:
-    """The read model a report reads, and the definitions it reports under: the read
-    model's own, or a file's attribution settings, which apply at report time. A file that
-    also changes what the read model was built under (funnel, SLA, KPI) needs a replay."""
-    from leadledger import readmodels
-
-    chosen = readmodels.chosen(ledger, name)
-    if definitions_file is None:
-        return chosen, chosen.definitions
-    definitions = load_definitions(definitions_file)
-    for section in ("funnel", "sla", "kpi"):
-        if getattr(definitions, section) != getattr(chosen.definitions, section):
-            raise click.ClickException(
-                f"{definitions_file}: its [{section}] section differs from read model "
-                f"{chosen.name!r}'s; replay it first (leadledger replay --definitions "
-                f"{definitions_file} --name NAME) and report with --read-model NAME"
-            )
-    return chosen, definitions
-
-
 def _print_tally(tally: Tally) -> None:
     mark = "[green]reconciles[/green]" if tally.reconciles else "[red]DOES NOT RECONCILE[/red]"
     parked = f" + parked {tally.parked}" if tally.parked else ""
@@ -1009,7 +978,7 @@ def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]
 
 KNOWN_ERRORS = (
     ConfigError, BrokerUnavailable, DecodeError, DefinitionsError, CheckpointMoved, ValueError,
-    OSError,
+    OSError, NotFound, Refused,
 )  # fmt: skip
 
 

@@ -31,6 +31,10 @@ SPEND_KEY = operator.attrgetter("channel", "campaign", "day")  # one report per 
 MILESTONE_KINDS = {"lead": "lead", "opportunity": "opportunity", "pipeline": "opportunity"}
 
 
+class UnknownConversion(ValueError):
+    """A conversion id the read model does not hold."""
+
+
 def decimal_text(value: Decimal) -> str:
     """Exact decimal text without exponent, at least two decimals: 1000.00, 2500.125."""
     text = f"{value.normalize():f}"
@@ -251,7 +255,7 @@ def explain(
     credits, journeys = credits_for(ledger, read_model, model, definitions, kind)
     conversion = next((c for c in journeys.conversions if c.conversion_id == conversion_id), None)
     if conversion is None:
-        raise ValueError(f"no conversion {conversion_id!r} in the read model")
+        raise UnknownConversion(f"no conversion {conversion_id!r} in the read model")
     full_path = sorted(t for t in journeys.paths.get(conversion.lead_id, ()))
     own = [c for c in credits if c.conversion_id == conversion_id]
     mine = {c.touch_event_id: c for c in own if c.touch_event_id is not None}

@@ -1,0 +1,1 @@
+"""The HTTP face: FastAPI routes that call the application layer and serialise its answers."""

@@ -1,0 +1,51 @@
+"""The API application: ``create_app`` wires the routers (each a small module) to one
+ledger and, in Kafka mode, to the ingest topic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+
+from leadledger.api import docs, problems, routes_reports
+from leadledger.api.services import Services
+from leadledger.config import Database, Kafka
+
+ROUTERS: Sequence[APIRouter] = (routes_reports.router,)
+"""Every router the app serves; a new face (the dashboard) is one more entry."""
+
+
+def create_app(
+    database: Database, kafka: Kafka | None = None, routers: Sequence[APIRouter] = ROUTERS
+) -> FastAPI:
+    """The API over ``database``; with ``kafka`` (bootstrap servers set) HTTP intake
+    publishes to the ingest topic instead of storing records itself."""
+    services = Services(database, kafka)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="leadledger",
+        summary="Reports, read models and the fate of every record; HTTP intake.",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    problems.install(app)
+    for router in routers:
+        app.include_router(router)
+    docs.install(app)
+
+    @app.get("/api", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/api/docs")
+
+    return app

@@ -1,0 +1,43 @@
+"""Bounded pages of a list, and the query parameters that choose a value from a set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
+
+from fastapi import Query
+
+MAX_LIMIT = 1000
+MAX_OFFSET = 10_000_000
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
+ReadModelName = Annotated[
+    str | None,
+    Query(max_length=100, description="Read model to answer from (default: the served one)."),
+]
+
+
+def page(data: dict[str, Any], key: str, limit: int, offset: int) -> dict[str, Any]:
+    """``data`` with its list ``key`` cut to one page, and where that page lies."""
+    items = data[key]
+    return {**data, key: items[offset : offset + limit],
+            "page": {"limit": limit, "offset": offset, "total": len(items)}}  # fmt: skip
+
+
+def one_of(values: Iterable[str]) -> Callable[[str], str]:
+    """A validator refusing (422) a value outside ``values``, naming them."""
+    allowed = tuple(values)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of: {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def listed(values: Iterable[str], description: str) -> Any:
+    """A query parameter's declaration whose OpenAPI schema lists ``values`` (pair it with
+    ``AfterValidator(one_of(values))``, which refuses the rest)."""
+    return Query(description=description, json_schema_extra={"enum": sorted(values)})
