@@ -42,7 +42,6 @@ from leadledger.projections.attribution import MODELS
 from leadledger.projections.definitions import DefinitionsError
 from leadledger.projections.definitions import load as load_definitions
 from leadledger.projections.lifecycle import CONVERSION_KINDS
-from leadledger.readmodels import PROJECTION_ORIGIN
 from leadledger.sla_report import CLOCK_ROW
 from leadledger.sla_report import GROUPS as SLA_GROUPS
 from leadledger.store import EventStore, open_store
@@ -781,18 +780,12 @@ def deadletters_list(context: Context, fmt: str) -> None:
     """List dead letters: where each came from, why, when, and whether a corrected record
     was re-submitted (times in UTC)."""
     context.require_data()
-    from leadledger.ledgerdb import dead_letters
+    from leadledger.app.records import letters
 
-    ledger = LedgerDB(context.database().ledger_url())
-    try:
-        rows = ledger.select(dead_letters)
-    finally:
-        ledger.close()
+    with context.ledger() as ledger:
+        rows = letters(ledger)
     if fmt == "json":
-        listing = [{"id": r.id, "origin": r.origin, "reason": r.reason,
-                    "dead_lettered_at": _utc(r.dead_lettered_at),
-                    "replayed_at": _utc(r.replayed_at)} for r in rows]  # fmt: skip
-        click.echo(json.dumps(listing, indent=2))
+        click.echo(json.dumps([r.to_json() for r in rows], indent=2))
         return
     from rich.table import Column
 
@@ -810,10 +803,9 @@ def deadletters_list(context: Context, fmt: str) -> None:
 
 
 def _utc(moment: datetime | None, timespec: str = "auto") -> str | None:
-    """ISO 8601 in UTC with its offset: SQLite hands stored times back without a zone."""
-    from leadledger.domain.stream import as_utc
+    from leadledger.app.records import utc
 
-    return None if moment is None else as_utc(moment).isoformat(timespec=timespec)
+    return utc(moment, timespec)
 
 
 @deadletters.command("show")
@@ -903,12 +895,13 @@ def reconcile(
         what = f"topic {kafka.ingest_topic}"
     else:
         raise click.UsageError("give a FILE or --topic")
+    from leadledger.app.records import counts
+
     with context.ledger() as ledger:
-        counts = ledger.intake_counts(prefix)
-        unfolded = ledger.count_dead_letters(PROJECTION_ORIGIN)
-    accounted = sum(counts.values())
+        found = counts(ledger, prefix)
+    accounted, unfolded = found.accounted, found.unfolded
     parts = ["stored", "duplicate", "dead_letter", "parked"]
-    line = " + ".join(f"{counts.get(p, 0)} {p.replace('_', '-')}" for p in parts)
+    line = " + ".join(f"{getattr(found, p)} {p.replace('_', '-')}" for p in parts)
     unaccounted = received - accounted
     out.print(f"{what}: received {received} = {line}; unaccounted {unaccounted}")
     if file is not None and received and not accounted:

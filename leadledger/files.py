@@ -146,7 +146,7 @@ def read_jsonl(path: Path) -> Iterator[FileRecord]:
             if size > MAX_RECORD_BYTES:
                 yield FileRecord(origin, line[:MAX_RECORD_BYTES], None, too_large(size))
                 continue
-            yield _settle(origin, line, partial(json_event, line))
+            yield json_record(origin, line)
 
 
 def _lines(handle: IO[bytes]) -> Iterator[tuple[bytes, int]]:
@@ -160,6 +160,12 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[bytes, int]]:
                     break
         size -= len(tail) - len(tail.rstrip(b"\r\n"))
         yield raw.rstrip(b"\r\n"), size
+
+
+def json_record(origin: str, raw: bytes) -> FileRecord:
+    """One JSON record (a file's line, or a record of an HTTP batch): its event, or why it
+    is not one."""
+    return _settle(origin, raw, partial(json_event, raw))
 
 
 def json_event(line: bytes) -> IngestEvent:

@@ -16,6 +16,15 @@ MAX_RECORD_BYTES = 64 * 1024
 refused; its dead letter keeps the first ``MAX_RECORD_BYTES`` bytes, and the origin names
 where the whole record is."""
 
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+"""An HTTP intake request (a JSON array of records) of more bytes is refused whole (413):
+about 16,000 typical records, so a webhook's burst fits and one request cannot hold the
+server's memory."""
+
+MAX_BATCH_RECORDS = 5000
+"""An HTTP intake request of more records is refused whole (413): each is answered with its
+fate in the response, and stored in one request's time."""
+
 MAX_NESTING = 8
 """JSON nested deeper than this (each ``[`` or ``{`` is a level) is refused before it is
 decoded. An ingest event is an object of plain values: one level."""

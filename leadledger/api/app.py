@@ -9,11 +9,23 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
-from leadledger.api import docs, problems, routes_reports
+from leadledger.api import (
+    docs,
+    problems,
+    routes_intake,
+    routes_readmodels,
+    routes_records,
+    routes_reports,
+)
 from leadledger.api.services import Services
 from leadledger.config import Database, Kafka
 
-ROUTERS: Sequence[APIRouter] = (routes_reports.router,)
+ROUTERS: Sequence[APIRouter] = (
+    routes_reports.router,
+    routes_readmodels.router,
+    routes_records.router,
+    routes_intake.router,
+)
 """Every router the app serves; a new face (the dashboard) is one more entry."""
 
 
