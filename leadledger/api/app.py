@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
 from leadledger.api import (
+    dashboard,
     docs,
     problems,
     routes_intake,
@@ -25,6 +26,7 @@ ROUTERS: Sequence[APIRouter] = (
     routes_readmodels.router,
     routes_records.router,
     routes_intake.router,
+    dashboard.router,
 )
 """Every router the app serves; a new face (the dashboard) is one more entry."""
 

@@ -11,21 +11,17 @@ naming the setup script, and one log line says the same.
 from __future__ import annotations
 
 import logging
-import os
 from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
+from leadledger.api.assets import node_modules
+
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-# A source checkout: leadledger/api/dashboard.py -> the repository's web/node_modules.
-WEB_MODULES = Path(
-    os.environ.get("LEADLEDGER_WEB_MODULES")
-    or Path(__file__).resolve().parents[2] / "web" / "node_modules"
-)
 ECHARTS = Path("echarts/dist/echarts.min.js")
 MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
 # Scripts only from this origin; ECharts sets inline styles on the elements it draws.
@@ -43,14 +39,14 @@ def missing_assets_message(path: Path) -> str:
     )
 
 
-def dashboard_router(web_modules: Path = WEB_MODULES, static: Path = STATIC) -> APIRouter:
+def dashboard_router(web_modules: Path | None = None, static: Path = STATIC) -> APIRouter:
     """Routes for the page at ``/`` and ``/dashboard`` and its assets under ``/assets/``.
 
     Only the files present in ``static`` when the router is built are served, by name, so
     no request path ever reaches the file system.
     """
     router = APIRouter(include_in_schema=False)
-    echarts = web_modules / ECHARTS
+    echarts = (web_modules or node_modules()) / ECHARTS
     assets = {
         path.relative_to(static).as_posix(): path
         for path in static.rglob("*")

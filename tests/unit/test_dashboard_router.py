@@ -8,10 +8,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from leadledger.api.dashboard import ECHARTS, WEB_MODULES, dashboard_router
+from leadledger.api.assets import node_modules
+from leadledger.api.dashboard import ECHARTS, dashboard_router
 
 
-def client(web_modules: Path = WEB_MODULES) -> TestClient:
+def client(web_modules: Path | None = None) -> TestClient:
     app = FastAPI()
     app.include_router(dashboard_router(web_modules))
     return TestClient(app)
@@ -30,7 +31,7 @@ def test_the_chart_library_and_the_page_scripts_come_from_the_same_process() -> 
     echarts = http.get("/assets/echarts.min.js")
     assert echarts.status_code == 200
     assert echarts.headers["content-type"].startswith("text/javascript")
-    assert echarts.content == (WEB_MODULES / ECHARTS).read_bytes()
+    assert echarts.content == (node_modules() / ECHARTS).read_bytes()
     script = http.get("/assets/js/main.js")
     assert script.headers["content-type"].startswith("text/javascript")
     assert "/api/v1" in script.text

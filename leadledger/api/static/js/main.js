@@ -4,6 +4,7 @@ import { getJSON, key, NeedsKey } from "./api.js";
 import * as panels from "./panels.js";
 
 const API = "/api/v1";
+const MAX_PAGE = 1000; // the API's largest page
 const TILE_KPIS = ["cpl", "cac", "ltv_to_cac", "romi_pct", "deal_cycle_days", "nrr_pct"];
 
 const $ = (id) => document.getElementById(id);
@@ -43,32 +44,42 @@ function showPeriod() {
 
 async function loadAttribution() {
   state("loading");
-  panels.attribution(await getJSON(`${API}/attribution`, { model: $("model").value }));
+  const model = $("model").value;
+  panels.attribution(await getJSON(`${API}/reports/attribution`, { model, limit: MAX_PAGE }));
   state("ready");
+}
+
+// The models the API offers, as its OpenAPI spec lists them for the attribution report.
+function attributionModels(spec) {
+  const report = spec.paths[`${API}/reports/attribution`].get;
+  return report.parameters.find((p) => p.name === "model").schema.enum;
 }
 
 async function loadAll() {
   state("loading");
-  const [models, kpi, sla] = await Promise.all([
-    getJSON(`${API}/attribution/models`),
-    getJSON(`${API}/kpi`),
-    getJSON(`${API}/sla`),
+  const [spec, kpi, sla, breaches, atRisk] = await Promise.all([
+    getJSON(`${API}/openapi.json`),
+    getJSON(`${API}/reports/kpi`, { limit: MAX_PAGE }),
+    getJSON(`${API}/reports/sla`, { limit: MAX_PAGE }),
+    getJSON(`${API}/reports/sla/breaches`, { limit: panels.SHOWN_ROWS }),
+    getJSON(`${API}/reports/sla/at-risk`, { limit: panels.SHOWN_ROWS }),
   ]);
   $("key-form").hidden = true;
   document.querySelector('[data-testid="key-error"]').textContent = "";
   $("forget-key").hidden = !key.get();
   $("dashboard").hidden = false;
+  const models = attributionModels(spec);
   const select = $("model");
   const chosen = select.value || "first_touch";
-  select.replaceChildren(...models.models.map((name) => new Option(name, name)));
-  select.value = models.models.includes(chosen) ? chosen : models.models[0];
+  select.replaceChildren(...models.map((name) => new Option(name, name)));
+  select.value = models.includes(chosen) ? chosen : models[0];
   kpiAnswer = kpi;
   const periods = kpi.rows.map((r) => r.period);
   $("period").replaceChildren(...periods.map((p) => new Option(p, p)));
   $("period").value = defaultPeriod(kpi.rows);
   panels.readModel(kpi);
   showPeriod();
-  panels.sla(sla);
+  panels.sla(sla, breaches, atRisk);
   await loadAttribution();
 }
 

@@ -108,8 +108,10 @@ export function attribution(answer) {
     return tr;
   }));
   table.dataset.model = answer.model;
+  const { total } = answer.page;
+  const cut = total > credits.length ? `; the first ${credits.length} of ${total} rows` : "";
   setText("attribution-summary",
-    `${answer.model} credit for ${answer.conversion} (${answer.conversions} conversions)`,
+    `${answer.model} credit for ${answer.conversion} (${answer.conversions} conversions${cut})`,
     String(answer.conversions));
   chart("attribution-chart").setOption({
     tooltip: { trigger: "axis" },
@@ -120,7 +122,7 @@ export function attribution(answer) {
   }, true);
 }
 
-const SHOWN_BREACHES = 20;
+export const SHOWN_ROWS = 20;
 
 // "2026-03-08T22:34:00+00:00" as "2026-03-08 22:34 UTC"; other offsets as sent.
 function minute(time) {
@@ -128,7 +130,15 @@ function minute(time) {
   return time.endsWith("+00:00") ? `${time.slice(0, 16).replace("T", " ")} UTC` : time;
 }
 
-export function sla(answer) {
+function shown(answer, key) {
+  const total = answer.page.total;
+  const rows = answer[key].length;
+  return rows < total ? `${total}; the first ${rows}` : String(total);
+}
+
+// Compliance per clock from /reports/sla; breaches and open clocks at risk from their own
+// lists, whose first page is shown beside the total.
+export function sla(answer, breaches, atRisk) {
   const rows = answer.compliance;
   fill("sla-table", rows.map((r) => {
     const tr = row([
@@ -154,21 +164,23 @@ export function sla(answer) {
       type: "bar", name, stack: "clocks", data: clocks.map((r) => r[name]),
     })),
   }, true);
-  setText("sla-at-risk-count", String(answer.at_risk.length));
-  fill("sla-at-risk", answer.at_risk.map((r) => row([
+  setText("sla-at-risk-count", shown(atRisk, "at_risk"), String(atRisk.page.total));
+  fill("sla-at-risk", atRisk.at_risk.map((r) => row([
     el("td", { text: r.lead_id }), el("td", { text: r.clock }), el("td", { text: r.rep ?? "–" }),
     el("td", { text: minute(r.deadline) }),
     el("td", { text: r.used_hours, value: r.used_hours, className: "number" }),
     el("td", { text: r.limit_hours, value: r.limit_hours, className: "number" }),
   ])));
-  setText("sla-breach-count", String(answer.breaches.length));
-  const latest = [...answer.breaches]
-    .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)))
-    .slice(0, SHOWN_BREACHES);
-  fill("sla-breaches", latest.map((r) => row([
-    el("td", { text: r.lead_id }), el("td", { text: r.clock }), el("td", { text: r.rep ?? "–" }),
-    el("td", { text: minute(r.deadline) }),
-    el("td", { text: r.measured ?? "–", className: "number" }),
-    el("td", { text: r.limit ?? "–", className: "number" }),
-  ])));
+  setText("sla-breach-count", shown(breaches, "breaches"), String(breaches.page.total));
+  fill("sla-breaches", breaches.breaches.map((r) => {
+    const tr = row([
+      el("td", { text: r.lead_id }), el("td", { text: r.clock }),
+      el("td", { text: r.rep ?? "–" }), el("td", { text: minute(r.deadline) }),
+      el("td", { text: r.measured ?? "–", value: r.measured, className: "number" }),
+      el("td", { text: r.limit ?? "–", value: r.limit, className: "number" }),
+    ]);
+    tr.dataset.testid = "sla-breach";
+    tr.dataset.key = `${r.lead_id} ${r.clock} ${r.cycle}`;
+    return tr;
+  }));
 }
