@@ -14,9 +14,15 @@ function chart(id) {
 
 window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
 
+// A table's rows, or one row saying there are none (an empty table looks like a failure).
 function fill(testid, rows) {
-  const body = document.querySelector(`[data-testid="${testid}"] tbody`);
-  body.replaceChildren(...rows);
+  const table = document.querySelector(`[data-testid="${testid}"]`);
+  if (rows.length === 0) {
+    const none = el("td", { text: "none", className: "none" });
+    none.colSpan = table.tHead.rows[0].cells.length;
+    rows = [row([none])];
+  }
+  table.tBodies[0].replaceChildren(...rows);
 }
 
 function setText(testid, text, value = text) {
