@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from leadledger import logs
+from leadledger.apikeys import ApiKey, KeyStore, Role
 from leadledger.app.errors import NotFound, Refused
 from leadledger.codec import DecodeError
 from leadledger.config import (
@@ -221,6 +222,38 @@ def demo(context: Context, leads: int, seed: int) -> None:
         f"data directory: {folder}\n"
         f"try: leadledger --data-dir {folder} report attribution | report sla | report kpi"
     )
+    out.print(
+        f"open it in a browser: leadledger --data-dir {folder} serve, then "
+        f"http://{SERVE_HOST}:{SERVE_PORT}/ (the API's documentation: /api/docs)"
+    )
+
+
+SERVE_HOST, SERVE_PORT = "127.0.0.1", 8000
+
+
+@cli.command()
+@click.option("--host", default=SERVE_HOST, show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=SERVE_PORT, show_default=True)
+@click.option("--bootstrap-servers", envvar=BOOTSTRAP_ENV, default=None,
+              help=f"Kafka mode: HTTP intake publishes to the ingest topic of these servers "
+                   f"(env {BOOTSTRAP_ENV}); without them it stores records itself.")  # fmt: skip
+@click.option("--topic-prefix", envvar="LEADLEDGER_TOPIC_PREFIX", default="leadledger",
+              show_default=True, help="Prefix of leadledger's topic names.")  # fmt: skip
+@pass_context
+def serve(
+    context: Context, host: str, port: int, bootstrap_servers: str | None, topic_prefix: str
+) -> None:
+    """Serve the query API (/api/v1, documented at /api/docs) and HTTP intake over the data
+    directory or database, until interrupted."""
+    import uvicorn
+
+    from leadledger.api.app import create_app
+
+    database = context.database()
+    kafka = Kafka.from_settings(bootstrap_servers, topic_prefix) if bootstrap_servers else None
+    mode = f"Kafka mode, intake to {kafka.ingest_topic}" if kafka else "embedded mode"
+    err.print(f"serving {database.describe()} ({mode}) on http://{host}:{port}/")
+    uvicorn.run(create_app(database, kafka), host=host, port=port, log_level="info")
 
 
 @cli.command()
@@ -917,6 +950,93 @@ def reconcile(
         )
     if unaccounted:
         raise SystemExit(1)
+
+
+@cli.group()
+def keys() -> None:
+    """API keys for `leadledger serve`: create, list, revoke. Roles are independent (admin
+    does not imply read): read for dashboards and reports, write for HTTP intake, audit
+    for explain, diff and record fates, admin for replay, promote and dead-letter replay."""
+
+
+@contextmanager
+def _key_store(context: Context, *, create: bool) -> Iterator[KeyStore]:
+    """The keys of the ledger database; commands that only read or revoke refuse a place
+    where no key and no engine data were ever stored, as other read commands do."""
+    database = context.database()
+    if not create:
+        database.require_data(
+            lambda url: KeyStore.holds_keys(url) or LedgerDB.holds_engine_tables(url)
+        )
+    store = KeyStore(database.ledger_url())
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what uses the key (shown in listings).")
+@click.option("--role", "roles", required=True, multiple=True,
+              type=click.Choice([r.value for r in Role]),
+              help="A role the key holds; repeat for several.")  # fmt: skip
+@pass_context
+def keys_create(context: Context, name: str, roles: tuple[str, ...]) -> None:
+    """Create an API key and print it once: only its hash is stored."""
+    with _key_store(context, create=True) as store:
+        key, token = store.create(name, (Role(r) for r in roles))
+    click.echo(token)
+    err.print(
+        f"created API key {key.id} ({safe_markup(key.name)}; roles {_roles(key)}): the key is "
+        "printed above and will not be shown again; store it now"
+    )
+
+
+@keys.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)  # fmt: skip
+@pass_context
+def keys_list(context: Context, fmt: str) -> None:
+    """List the API keys: id, name, roles, created and revoked (never the keys themselves)."""
+    with _key_store(context, create=False) as store:
+        found = store.all()
+    if fmt == "json":
+        listing = [{"id": k.id, "name": k.name, "roles": sorted(r.value for r in k.roles),
+                    "created_at": _utc(k.created_at), "revoked_at": _utc(k.revoked_at)}
+                   for k in found]  # fmt: skip
+        click.echo(json.dumps(listing, indent=2))
+        return
+    from rich.table import Column
+
+    stamp = len("2026-01-01 00:00:00")  # times are never cut short; names and roles wrap
+    wide = stamp if any(k.revoked_at for k in found) else None
+    table = Table(Column("id", no_wrap=True, min_width=8), Column("name", overflow="fold"),
+                  Column("roles", overflow="fold"),
+                  Column("created (UTC)", no_wrap=True, min_width=stamp),
+                  Column("revoked (UTC)", no_wrap=True, min_width=wide),
+                  title=f"API keys ({len(found)})")  # fmt: skip
+    for k in found:
+        table.add_row(k.id, k.name, _roles(k), _utc_seconds(k.created_at),
+                      _utc_seconds(k.revoked_at))  # fmt: skip
+    out.print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@pass_context
+def keys_revoke(context: Context, key_id: str) -> None:
+    """Revoke API key KEY_ID (see `leadledger keys list`): refused from now on."""
+    with _key_store(context, create=False) as store:
+        key = store.revoke(key_id)
+    out.print(f"revoked API key {key.id} ({safe_markup(key.name)})")
+
+
+def _utc_seconds(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _roles(key: ApiKey) -> str:
+    return ", ".join(sorted(r.value for r in key.roles))
 
 
 def _print_tally(tally: Tally) -> None:

@@ -18,7 +18,9 @@ from leadledger.api import (
     routes_records,
     routes_reports,
 )
+from leadledger.api.auth import Problem, problem_response
 from leadledger.api.services import Services
+from leadledger.apikeys import KeyStore
 from leadledger.config import Database, Kafka
 
 ROUTERS: Sequence[APIRouter] = (
@@ -37,11 +39,13 @@ def create_app(
     """The API over ``database``; with ``kafka`` (bootstrap servers set) HTTP intake
     publishes to the ingest topic instead of storing records itself."""
     services = Services(database, kafka)
+    keys = KeyStore(database.ledger_url())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         services.close()
+        keys.close()
 
     app = FastAPI(
         title="leadledger",
@@ -53,7 +57,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.keys = keys  # read by auth.requires: API keys and their roles
     problems.install(app)
+    app.add_exception_handler(Problem, problem_response)  # 401 and 403 with their own type
     for router in routers:
         app.include_router(router)
     docs.install(app)

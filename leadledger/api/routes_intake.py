@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from leadledger.api.guards import WRITE
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import ReadModelRef
 from leadledger.api.services import services
@@ -16,7 +17,8 @@ from leadledger.app import intake
 from leadledger.app.readmodels import choose, position
 from leadledger.limits import MAX_BATCH_BYTES, MAX_BATCH_RECORDS
 
-router = APIRouter(prefix="/api/v1", tags=["intake"], responses=responses(400, 413, 422, 503))
+router = APIRouter(prefix="/api/v1", tags=["intake"], dependencies=WRITE,
+                   responses=responses(400, 401, 403, 413, 422, 503))  # fmt: skip
 
 EXAMPLE = [
     {"type": "touch", "event_id": "t-1", "lead_id": "L1", "occurred_at": "2026-01-01T10:00:00Z",

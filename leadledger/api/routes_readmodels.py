@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from leadledger.api.caching import NOT_MODIFIED, unchanged
+from leadledger.api.guards import READ
 from leadledger.api.paging import Limit, Offset
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import PageRef, ReadModelRef
@@ -15,8 +16,8 @@ from leadledger.api.services import ledger
 from leadledger.app.readmodels import choose, listing, position
 from leadledger.ledgerdb import LedgerDB
 
-router = APIRouter(prefix="/api/v1", tags=["read models"],
-                   responses={**NOT_MODIFIED, **responses(422)})  # fmt: skip
+router = APIRouter(prefix="/api/v1", tags=["read models"], dependencies=READ,
+                   responses={**NOT_MODIFIED, **responses(401, 403, 422)})  # fmt: skip
 
 
 class ListedModel(BaseModel):

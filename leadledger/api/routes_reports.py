@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 from leadledger.api.caching import NOT_MODIFIED, unchanged
+from leadledger.api.guards import AUDIT, READ
 from leadledger.api.paging import Limit, Offset, ReadModelName, listed, one_of, page
 from leadledger.api.problems import responses
 from leadledger.api.services import ledger
@@ -22,8 +23,9 @@ from leadledger.projections.lifecycle import CONVERSION_KINDS
 from leadledger.sla_report import GROUPS as SLA_GROUPS
 
 router = APIRouter(
-    prefix="/api/v1", tags=["reports"], responses={**NOT_MODIFIED, **responses(404, 409, 422)}
-)
+    prefix="/api/v1", tags=["reports"],
+    responses={**NOT_MODIFIED, **responses(401, 403, 404, 409, 422)},
+)  # fmt: skip
 
 Model = Annotated[
     str, AfterValidator(one_of(MODELS)), listed(MODELS, "Attribution model.")
@@ -68,7 +70,7 @@ def _answer(request: Request, response: Response, ledger: LedgerDB,
     return unchanged(request, response, position(ledger, choose(ledger, read_model)))
 
 
-@router.get("/reports/attribution", response_model=ReportAnswer)
+@router.get("/reports/attribution", response_model=ReportAnswer, dependencies=READ)
 def attribution(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
     offset: Offset = 0, model: Model = "first_touch",
@@ -84,7 +86,7 @@ def attribution(
     return page(answer.to_json(), "credits", limit, offset)
 
 
-@router.get("/reports/spend", response_model=ReportAnswer)
+@router.get("/reports/spend", response_model=ReportAnswer, dependencies=READ)
 def spend(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
     offset: Offset = 0, model: Model = "first_touch",
@@ -98,7 +100,7 @@ def spend(
     return page(reports.spend(ledger, model, by, read_model).to_json(), "rows", limit, offset)
 
 
-@router.get("/credits", response_model=ReportAnswer)
+@router.get("/credits", response_model=ReportAnswer, dependencies=READ)
 def credits(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
     offset: Offset = 0, model: Model = "first_touch", conversion: Conversion = None,
@@ -111,7 +113,7 @@ def credits(
     return page(answer.to_json(), "rows", limit, offset)
 
 
-@router.get("/conversions/{conversion_id}/explain", response_model=ReportAnswer)
+@router.get("/conversions/{conversion_id}/explain", response_model=ReportAnswer, dependencies=AUDIT)
 def explain(
     request: Request, response: Response, ledger: Ledger,
     conversion_id: Annotated[str, Path(max_length=500,
@@ -128,7 +130,7 @@ SlaBy = Annotated[str, AfterValidator(one_of(SLA_GROUPS)),
                   listed(SLA_GROUPS, "Group compliance by.")]  # fmt: skip
 
 
-@router.get("/reports/sla", response_model=ReportAnswer)
+@router.get("/reports/sla", response_model=ReportAnswer, dependencies=READ)
 def sla(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
     offset: Offset = 0, by: SlaBy = "clock", period: Period = "month",
@@ -156,7 +158,7 @@ def _sla_list(
     return page({**kept, key: rows}, key, limit, offset)
 
 
-@router.get("/reports/sla/breaches", response_model=ReportAnswer)
+@router.get("/reports/sla/breaches", response_model=ReportAnswer, dependencies=READ)
 def sla_breaches(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
     offset: Offset = 0, now: AwareDatetime | None = None, clock: str | None = None,
@@ -167,7 +169,7 @@ def sla_breaches(
                      clock=clock, team=team, rep=rep)  # fmt: skip
 
 
-@router.get("/reports/sla/at-risk", response_model=ReportAnswer)
+@router.get("/reports/sla/at-risk", response_model=ReportAnswer, dependencies=READ)
 def sla_at_risk(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
     offset: Offset = 0, now: AwareDatetime | None = None, clock: str | None = None,
@@ -178,7 +180,7 @@ def sla_at_risk(
                      clock=clock, team=team, rep=rep)  # fmt: skip
 
 
-@router.get("/reports/kpi", response_model=ReportAnswer)
+@router.get("/reports/kpi", response_model=ReportAnswer, dependencies=READ)
 def kpi(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
     offset: Offset = 0,

@@ -1,0 +1,86 @@
+"""HTTP intake in embedded mode and the fate of each record, on SQLite and PostgreSQL: a
+mixed batch (valid, duplicate, conflicting, invalid, waiting for a fact) is answered record
+by record, and each key's fate (stored, duplicate delivery, parked, dead-lettered) is then
+readable by its idempotency key; reconcile counts every record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadledger.config import Database
+from leadledger.limits import MAX_BATCH_BYTES
+from tests.integration.api import client, problem
+
+
+def record(kind: str, event_id: str, day: int, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "event_id": event_id, "lead_id": "L1", "source_system": "crm",
+            "occurred_at": f"2026-01-{day:02d}T10:00:00Z", **fields}  # fmt: skip
+
+
+LEAD = record("lead_created", "c1", 2, origin="inbound")
+WON = record("deal_won", "w1", 10, deal_id="D1", amount="1000", currency="EUR")
+
+
+def test_a_mixed_batch_gets_a_fate_per_record_and_each_key_its_fate(database: Database) -> None:
+    batch = [
+        record("touch", "t1", 1, channel="paid_search"),
+        LEAD,
+        LEAD,  # the same record again
+        LEAD | {"origin": "outbound"},  # the same key, other content
+        record("touch", "t2", 1),  # no channel
+        "not an object",
+        WON,  # the lead has not reached SQL yet: it waits
+    ]
+    with client(database) as api:
+        answer = api.post("/api/v1/records", json=batch)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["mode"], body["received"]) == ("embedded", len(batch))
+        fates = [(r["source_system"], r["event_id"], r["fate"]) for r in body["records"]]
+        assert fates == [
+            ("crm", "t1", "stored"), ("crm", "c1", "stored"), ("crm", "c1", "duplicate"),
+            ("crm", "c1", "dead_letter"), ("crm", "t2", "dead_letter"),
+            (None, None, "dead_letter"), ("crm", "w1", "parked"),
+        ]  # fmt: skip
+        reasons = [r["reason"] for r in body["records"]]
+        assert reasons[3].startswith("conflict: idempotency key (source_system 'crm'")
+        assert reasons[4] == "invalid: touch.channel: Field required"
+        assert reasons[5] == "undecodable: expected an object, got str"
+        assert "deal_won refused" in reasons[6]
+
+        stored = api.get("/api/v1/records/crm/c1").json()
+        assert (stored["fate"], stored["reason"]) == ("stored", None)
+        assert [d["fate"] for d in stored["deliveries"]] == ["stored", "duplicate", "dead_letter"]
+        assert stored["read_model"]["name"] == "default"
+        parked = api.get("/api/v1/records/crm/w1").json()
+        assert (parked["fate"], parked["reason"]) == ("parked", reasons[6])
+        invalid = api.get("/api/v1/records/crm/t2").json()
+        assert (invalid["fate"], invalid["reason"]) == ("dead_letter", reasons[4])
+        problem(api.get("/api/v1/records/crm/never-sent"), 404, "no record with source_system")
+
+        # The facts the deal waited for arrive: the parked one is stored, and reported.
+        later = [record("stage_changed", "m1", 3, stage="mql"),
+                 record("stage_changed", "s1", 4, stage="sql")]  # fmt: skip
+        assert [r["fate"] for r in api.post("/api/v1/records", json=later).json()["records"]] == [
+            "stored", "stored"]  # fmt: skip
+        assert api.get("/api/v1/records/crm/w1").json()["fate"] == "stored"
+        credits = api.get("/api/v1/reports/attribution").json()["credits"]
+        assert credits == [{"channel": "paid_search", "conversions": "1", "currency": "EUR",
+                            "value": "1000.00"}]  # fmt: skip
+
+        counts = api.get("/api/v1/reconcile", params={"prefix": "http:"}).json()
+        assert (counts["stored"], counts["duplicate"], counts["dead_letter"], counts["parked"]) == (
+            5, 1, 3, 0)  # fmt: skip
+        assert counts["accounted"] == len(batch) + len(later)
+        letters = api.get("/api/v1/dead-letters", params={"origin": "http:", "limit": 2}).json()
+        assert letters["page"] == {"limit": 2, "offset": 0, "total": 3}
+        assert {d["replayed_at"] for d in letters["dead_letters"]} == {None}
+
+
+def test_a_batch_must_be_a_bounded_json_array(database: Database) -> None:
+    with client(database) as api:
+        problem(api.post("/api/v1/records", content=b"{"), 400, "the body is not JSON")
+        problem(api.post("/api/v1/records", json={"records": []}), 400, "must be a JSON array")
+        over = b"[" + b" " * MAX_BATCH_BYTES + b"]"
+        problem(api.post("/api/v1/records", content=over), 413, f"limit of {MAX_BATCH_BYTES}")
+        assert api.post("/api/v1/records", json=[]).json()["records"] == []
