@@ -51,10 +51,10 @@ def browser() -> Iterator[Browser]:
 
 
 class Api:
-    """The API's answers, fetched over HTTP with the same key the page uses (if any)."""
+    """The API's answers, fetched over HTTP with the same key the page uses."""
 
-    def __init__(self, base: str, token: str | None) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+    def __init__(self, base: str, token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
         self.http = httpx.Client(base_url=base, headers=headers, timeout=60)
 
     def get(self, path: str, **params: str | int) -> Any:
@@ -86,27 +86,29 @@ def refused(kind: str, text: str) -> bool:
 SETTLED = "body[data-state=ready], body[data-state=needs-key], body[data-state=error]"
 
 
-def open_dashboard(page: Page, base: str, data: Path) -> str | None:
-    """Open the page; returns the key it was given. With roles on, the page asks for a key
-    when the API refuses it, shows the API's reason for a wrong one, and loads with a read
-    key made by ``leadledger keys create``."""
+def open_dashboard(page: Page, base: str, data: Path) -> str:
+    """Open the page as a user would and return the key it was given: the API refuses a
+    request without a read key, so the page asks for one, shows the API's reason for a
+    wrong one, loads with a key made by ``leadledger keys create``, and keeps it for the
+    tab's life (a reload does not ask again)."""
     page.goto(f"{base}/")
     page.wait_for_selector(SETTLED)
-    if page.locator("body").get_attribute("data-state") == "needs-key":
-        page.get_by_test_id("key-input").fill("ll_wrong_key")
-        page.get_by_test_id("key-submit").click()
-        page.wait_for_selector(SETTLED)
-        assert "unknown or revoked" in page.get_by_test_id("key-error").inner_text()
-        token = leadledger("--data-dir", str(data), "keys", "create", "--name", "dashboard test",
-                           "--role", "read").stdout.strip()  # fmt: skip
-        page.get_by_test_id("key-input").fill(token)
-        page.get_by_test_id("key-submit").click()
-        page.wait_for_selector(SETTLED)
-    else:
-        token = None
+    assert page.locator("body").get_attribute("data-state") == "needs-key"
+    page.get_by_test_id("key-input").fill("ll_wrong_key")
+    page.get_by_test_id("key-submit").click()
+    page.wait_for_selector(SETTLED)
+    assert "unknown or revoked" in page.get_by_test_id("key-error").inner_text()
+    token = leadledger("--data-dir", str(data), "keys", "create", "--name", "dashboard test",
+                       "--role", "read").stdout.strip()  # fmt: skip
+    page.get_by_test_id("key-input").fill(token)
+    page.get_by_test_id("key-submit").click()
+    page.wait_for_selector(SETTLED)
+    page.reload()
+    page.wait_for_selector(SETTLED)
     assert page.locator("body").get_attribute("data-state") == "ready", page.get_by_test_id(
         "load-error"
     ).inner_text()
+    assert page.get_by_test_id("key-form").is_hidden()
     return token
 
 
