@@ -1,18 +1,19 @@
-"""The API app served by uvicorn on a free port, and Debian's chromium to point at it."""
+"""A real ``leadledger serve`` on a free port, and Debian's chromium to point at it."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-import uvicorn
-from fastapi import FastAPI
+import httpx
 
 from tests.conftest import ROOT, unavailable
+from tests.e2e.cli import LEADLEDGER
 
 ARTIFACTS = ROOT / ".ci" / "artifacts"
 
@@ -42,20 +43,35 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: FastAPI, timeout: float = 30) -> Iterator[str]:
-    """Serve ``app`` over real HTTP (uvicorn, as ``leadledger serve`` does) in a thread
-    until the block ends; yields its base URL."""
+def serving(*args: str, log: Path, timeout: float = 60) -> Iterator[str]:
+    """Run ``leadledger ARGS serve`` on a free port until the block ends; yields its base
+    URL. The server's output goes to ``log``, shown when it does not answer."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise AssertionError(f"uvicorn did not start on 127.0.0.1:{port} in {timeout} s")
-        time.sleep(0.05)
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [LEADLEDGER, *args, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.poll() is not None:
+                raise AssertionError(f"leadledger serve exited {server.returncode}:\n"
+                                     f"{log.read_text()[-3000:]}")  # fmt: skip
+            try:
+                httpx.get(f"{base}/dashboard", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"leadledger serve did not answer in {timeout} s:\n"
+                                         f"{log.read_text()[-3000:]}") from None  # fmt: skip
+                time.sleep(0.2)
+        yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

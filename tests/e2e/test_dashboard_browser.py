@@ -13,8 +13,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from leadledger.api.app import create_app
-from leadledger.config import Database
 from tests.e2e.cli import leadledger
 from tests.e2e.serving import ARTIFACTS, chromium_executable, serving
 
@@ -35,7 +33,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(demo: Path) -> Iterator[str]:
-    with serving(create_app(Database.from_settings(data_dir=demo))) as base:
+    with serving("--data-dir", str(demo), log=demo.parent / "serve.log") as base:
         yield base
 
 
@@ -186,3 +184,8 @@ def test_the_dashboard_shows_the_apis_numbers_and_follows_the_model_switch(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
     assert problems == []
+
+    page.get_by_test_id("forget-key").click()  # the key leaves the tab: the page asks again
+    page.wait_for_selector(SETTLED)
+    assert page.locator("body").get_attribute("data-state") == "needs-key"
+    assert page.evaluate("sessionStorage.length") == 0
