@@ -81,6 +81,7 @@ def refused(kind: str, text: str) -> bool:
     return kind == "error" and "status of 401" not in text
 
 
+AT_RISK_MOMENT = "2026-02-10T00:00:00Z"  # when one of the demo's clocks is open and at risk
 SETTLED = "body[data-state=ready], body[data-state=needs-key], body[data-state=error]"
 
 
@@ -108,6 +109,29 @@ def open_dashboard(page: Page, base: str, data: Path) -> str:
     ).inner_text()
     assert page.get_by_test_id("key-form").is_hidden()
     return token
+
+
+def check_sla_judged_at(page: Page, api: Api, moment: str) -> None:
+    """The SLA as it stood at ``moment`` (typed as UTC into the page): its open clocks at
+    risk and its breaches are the API's for the same ``now``."""
+    page.get_by_test_id("sla-now").fill(moment.removesuffix(":00Z"))
+    page.wait_for_selector(
+        f'body[data-state=ready] [data-testid=sla-judged-at][data-value^="{moment[:19]}"]'
+    )
+    at_risk = api.get("/reports/sla/at-risk", limit=20, now=moment)
+    assert at_risk["at_risk"], f"{moment}: the demo has an open clock at risk then"
+    assert table(page, "sla-at-risk-row", "sla-used-hours", "sla-limit-hours") == {
+        f"{r['lead_id']} {r['clock']} {r['cycle']}": (r["used_hours"], r["limit_hours"])
+        for r in at_risk["at_risk"]
+    }
+    assert value(page, "sla-at-risk-count") == str(at_risk["page"]["total"])
+    breaches = api.get("/reports/sla/breaches", limit=20, now=moment)
+    assert value(page, "sla-breach-count") == str(breaches["page"]["total"])
+    sla = api.get("/reports/sla", limit=1000, now=moment)
+    assert table(page, "sla-row", "sla-met", "sla-breached", "sla-compliance") == {
+        r["clock"]: (str(r["met"]), str(r["breached"]), r["compliance"] or "")
+        for r in sla["compliance"]
+    }
 
 
 def check_attribution(page: Page, api: Api, model: str) -> None:
@@ -167,6 +191,7 @@ def test_the_dashboard_shows_the_apis_numbers_and_follows_the_model_switch(
     ]
     at_risk = api.get("/reports/sla/at-risk", limit=20)
     assert value(page, "sla-at-risk-count") == str(at_risk["page"]["total"])
+    check_sla_judged_at(page, api, AT_RISK_MOMENT)
 
     spec = api.http.get(f"{API}/openapi.json").json()
     [model] = [

@@ -49,6 +49,28 @@ async function loadAttribution() {
   state("ready");
 }
 
+// The input's "2026-02-10T00:00" is a UTC time; empty asks for the SLA as it stands now.
+function slaNow() {
+  const value = $("sla-now").value;
+  if (!value) return undefined;
+  return value.length === 16 ? `${value}:00Z` : `${value}Z`;
+}
+
+function fetchSla() {
+  const now = slaNow();
+  return Promise.all([
+    getJSON(`${API}/reports/sla`, { limit: MAX_PAGE, now }),
+    getJSON(`${API}/reports/sla/breaches`, { limit: panels.SHOWN_ROWS, now }),
+    getJSON(`${API}/reports/sla/at-risk`, { limit: panels.SHOWN_ROWS, now }),
+  ]);
+}
+
+async function loadSla() {
+  state("loading");
+  panels.sla(...(await fetchSla()));
+  state("ready");
+}
+
 // The models the API offers, as its OpenAPI spec lists them for the attribution report.
 function attributionModels(spec) {
   const report = spec.paths[`${API}/reports/attribution`].get;
@@ -57,12 +79,10 @@ function attributionModels(spec) {
 
 async function loadAll() {
   state("loading");
-  const [spec, kpi, sla, breaches, atRisk] = await Promise.all([
+  const [spec, kpi, sla] = await Promise.all([
     getJSON(`${API}/openapi.json`),
     getJSON(`${API}/reports/kpi`, { limit: MAX_PAGE }),
-    getJSON(`${API}/reports/sla`, { limit: MAX_PAGE }),
-    getJSON(`${API}/reports/sla/breaches`, { limit: panels.SHOWN_ROWS }),
-    getJSON(`${API}/reports/sla/at-risk`, { limit: panels.SHOWN_ROWS }),
+    fetchSla(),
   ]);
   $("key-form").hidden = true;
   document.querySelector('[data-testid="key-error"]').textContent = "";
@@ -79,7 +99,7 @@ async function loadAll() {
   $("period").value = defaultPeriod(kpi.rows);
   panels.readModel(kpi);
   showPeriod();
-  panels.sla(sla, breaches, atRisk);
+  panels.sla(...sla);
   await loadAttribution();
 }
 
@@ -95,5 +115,6 @@ $("forget-key").addEventListener("click", () => {
 });
 $("model").addEventListener("change", () => loadAttribution().catch(fail));
 $("period").addEventListener("change", showPeriod);
+$("sla-now").addEventListener("change", () => loadSla().catch(fail));
 
 loadAll().catch(fail);

@@ -145,6 +145,7 @@ function shown(answer, key) {
 // Compliance per clock from /reports/sla; breaches and open clocks at risk from their own
 // lists, whose first page is shown beside the total.
 export function sla(answer, breaches, atRisk) {
+  setText("sla-judged-at", minute(answer.now), answer.now);
   const rows = answer.compliance;
   fill("sla-table", rows.map((r) => {
     const tr = row([
@@ -171,12 +172,19 @@ export function sla(answer, breaches, atRisk) {
     })),
   }, true);
   setText("sla-at-risk-count", shown(atRisk, "at_risk"), String(atRisk.page.total));
-  fill("sla-at-risk", atRisk.at_risk.map((r) => row([
-    el("td", { text: r.lead_id }), el("td", { text: r.clock }), el("td", { text: r.rep ?? "–" }),
-    el("td", { text: minute(r.deadline) }),
-    el("td", { text: r.used_hours, value: r.used_hours, className: "number" }),
-    el("td", { text: r.limit_hours, value: r.limit_hours, className: "number" }),
-  ])));
+  fill("sla-at-risk", atRisk.at_risk.map((r) => {
+    const tr = row([
+      el("td", { text: r.lead_id }), el("td", { text: r.clock }),
+      el("td", { text: r.rep ?? "–" }), el("td", { text: minute(r.deadline) }),
+      el("td", { text: r.used_hours, value: r.used_hours, testid: "sla-used-hours",
+        className: "number" }),
+      el("td", { text: r.limit_hours, value: r.limit_hours, testid: "sla-limit-hours",
+        className: "number" }),
+    ]);
+    tr.dataset.testid = "sla-at-risk-row";
+    tr.dataset.key = `${r.lead_id} ${r.clock} ${r.cycle}`;
+    return tr;
+  }));
   setText("sla-breach-count", shown(breaches, "breaches"), String(breaches.page.total));
   fill("sla-breaches", breaches.breaches.map((r) => {
     const tr = row([
