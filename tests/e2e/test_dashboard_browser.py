@@ -147,6 +147,7 @@ def check_attribution(page: Page, api: Api, model: str) -> None:
     assert value(page, "attribution-summary") == str(answer["conversions"])
 
 
+@pytest.mark.timeout(900)  # a machine without chromium installs it first (apt, minutes)
 def test_the_dashboard_shows_the_apis_numbers_and_follows_the_model_switch(
     demo: Path, server: str, browser: Browser
 ) -> None:
