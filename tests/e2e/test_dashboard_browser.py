@@ -97,6 +97,7 @@ def open_dashboard(page: Page, base: str, data: Path) -> str:
     page.get_by_test_id("key-submit").click()
     page.wait_for_selector(SETTLED)
     assert "unknown or revoked" in page.get_by_test_id("key-error").inner_text()
+    assert page.evaluate("sessionStorage.length") == 0  # a refused key is not kept
     token = leadledger("--data-dir", str(data), "keys", "create", "--name", "dashboard test",
                        "--role", "read").stdout.strip()  # fmt: skip
     page.get_by_test_id("key-input").fill(token)

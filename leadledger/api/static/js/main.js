@@ -19,8 +19,10 @@ function fail(error) {
     $("dashboard").hidden = true;
     $("key-form").hidden = false;
     $("forget-key").hidden = true;
+    // A refused key is dropped at once: a reload asks again instead of failing again.
     document.querySelector('[data-testid="key-error"]').textContent =
       key.get() ? error.message : "";
+    key.forget();
     state("needs-key");
     return;
   }
