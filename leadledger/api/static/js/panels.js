@@ -12,6 +12,11 @@ function chart(id) {
   return charts.get(id);
 }
 
+// Replace a chart's drawing; aria gives screen readers a text description of it.
+function draw(id, option) {
+  chart(id).setOption({ aria: { enabled: true }, ...option }, true);
+}
+
 window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
 
 // A table's rows, or one row saying there are none (an empty table looks like a failure).
@@ -87,14 +92,14 @@ export function funnel(kpiAnswer, period) {
     tr.dataset.testid = `funnel-${measure}`;
     return tr;
   }));
-  chart("funnel-chart").setOption({
+  draw("funnel-chart", {
     tooltip: { trigger: "item" },
     series: [{
       type: "funnel", sort: "none", minSize: "8%", left: "10%", width: "80%",
       label: { formatter: "{b}: {c}" },
       data: STAGES.map(([measure, label]) => ({ name: label, value: Number(measures[measure] ?? 0) })),
     }],
-  }, true);
+  });
 }
 
 export function attribution(answer) {
@@ -119,13 +124,13 @@ export function attribution(answer) {
   setText("attribution-summary",
     `${answer.model} credit for ${answer.conversion} (${answer.conversions} conversions${cut})`,
     String(answer.conversions));
-  chart("attribution-chart").setOption({
+  draw("attribution-chart", {
     tooltip: { trigger: "axis" },
     grid: { left: 110, right: 20, top: 10, bottom: 30 },
     xAxis: { type: "value" },
     yAxis: { type: "category", data: credits.map((c) => c[answer.by]), inverse: true },
     series: [{ type: "bar", name: "value", data: credits.map((c) => Number(c.value)) }],
-  }, true);
+  });
 }
 
 export const SHOWN_ROWS = 20;
@@ -161,7 +166,7 @@ export function sla(answer, breaches, atRisk) {
     return tr;
   }));
   const clocks = rows.filter((r) => r.clock !== "all");
-  chart("sla-chart").setOption({
+  draw("sla-chart", {
     tooltip: { trigger: "axis" },
     legend: { data: ["met", "breached"], top: 0 },
     grid: { left: 150, right: 20, top: 30, bottom: 30 },
@@ -170,7 +175,7 @@ export function sla(answer, breaches, atRisk) {
     series: ["met", "breached"].map((name) => ({
       type: "bar", name, stack: "clocks", data: clocks.map((r) => r[name]),
     })),
-  }, true);
+  });
   setText("sla-at-risk-count", shown(atRisk, "at_risk"), String(atRisk.page.total));
   fill("sla-at-risk", atRisk.at_risk.map((r) => {
     const tr = row([
