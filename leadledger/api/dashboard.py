@@ -46,7 +46,6 @@ def dashboard_router(web_modules: Path | None = None, static: Path = STATIC) -> 
     no request path ever reaches the file system.
     """
     router = APIRouter(include_in_schema=False)
-    echarts = (web_modules or node_modules()) / ECHARTS
     assets = {
         path.relative_to(static).as_posix(): path
         for path in static.rglob("*")
@@ -54,12 +53,16 @@ def dashboard_router(web_modules: Path | None = None, static: Path = STATIC) -> 
     }
     warned = False
 
+    def echarts() -> Path:
+        """Looked up per request: ``scripts/setup.sh`` may run while the server does."""
+        return (web_modules or node_modules()) / ECHARTS
+
     def installed() -> bool:
         nonlocal warned
-        if echarts.is_file():
+        if echarts().is_file():
             return True
         if not warned:
-            log.error("%s", missing_assets_message(echarts))
+            log.error("%s", missing_assets_message(echarts()))
             warned = True
         return False
 
@@ -67,14 +70,14 @@ def dashboard_router(web_modules: Path | None = None, static: Path = STATIC) -> 
     @router.get("/dashboard", response_class=HTMLResponse)
     def page() -> Response:
         if not installed():
-            return HTMLResponse(error_page(missing_assets_message(echarts)), 503, HEADERS)
+            return HTMLResponse(error_page(missing_assets_message(echarts())), 503, HEADERS)
         return HTMLResponse((static / "index.html").read_text(encoding="utf-8"), 200, HEADERS)
 
     @router.get("/assets/echarts.min.js")
     def chart_library() -> Response:
         if not installed():
-            return PlainTextResponse(missing_assets_message(echarts), 503)
-        return FileResponse(echarts, media_type="text/javascript")
+            return PlainTextResponse(missing_assets_message(echarts()), 503)
+        return FileResponse(echarts(), media_type="text/javascript")
 
     @router.get("/assets/{name:path}")
     def asset(name: str) -> Response:
