@@ -186,9 +186,9 @@ def demo(context: Context, leads: int, seed: int) -> None:
     """
     from leadledger import demo as demo_data
     from leadledger import readmodels
+    from leadledger.app import reports
     from leadledger.pipeline import ingest_file, project_from_store
-    from leadledger.reports import attribution_report, summary
-    from leadledger.sla_report import sla_report
+    from leadledger.reports import summary
 
     folder = (context.data_dir or default_data_dir()) / "demo"
     shutil.rmtree(folder, ignore_errors=True)
@@ -201,9 +201,9 @@ def demo(context: Context, leads: int, seed: int) -> None:
         events = store.max_position()
         _with_progress("projecting", events, lambda p: project_from_store(store, ledger, p))
         served = readmodels.served(ledger)
-        report = attribution_report(ledger, served, "first_touch", served.definitions)
+        report = reports.attribution(ledger, "first_touch").data
         counts = summary(ledger, served)
-        sla = sla_report(ledger, served, datetime.now(UTC))
+        sla = reports.sla(ledger).data
     out.print(f"[bold]leadledger demo[/bold]: {leads} synthetic leads (seed {seed}) from {path}")
     _print_tally(tally)
     out.print(

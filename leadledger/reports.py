@@ -26,6 +26,7 @@ from leadledger.projections.attribution import (
 from leadledger.projections.definitions import Definitions, path_function
 from leadledger.projections.lifecycle import COUNT
 from leadledger.readmodels import ReadModel, states
+from leadledger.sla_report import period_of
 
 SPEND_KEY = operator.attrgetter("channel", "campaign", "day")  # one report per channel-day
 MILESTONE_KINDS = {"lead": "lead", "opportunity": "opportunity", "pipeline": "opportunity"}
@@ -196,16 +197,26 @@ def attribution_report(
     definitions: Definitions,
     by: str = "channel",
     kind: str | None = None,
+    period: str | None = None,
 ) -> dict[str, Any]:
-    """Credit per channel (or campaign, or source) under ``model`` and ``definitions``."""
+    """Credit per channel (or campaign, or source) under ``model`` and ``definitions``;
+    with ``period`` (``2026-01`` or ``2026-Q1``) only for the conversions that happened in
+    it (a fitted model is still fitted on every journey)."""
     credits, journeys = credits_for(ledger, read_model, model, definitions, kind)
+    conversions = journeys.conversions
+    if period is not None:
+        length = "quarter" if "Q" in period else "month"
+        conversions = [c for c in conversions if period_of(c.occurred_at, length) == period]
+        kept = {c.conversion_id for c in conversions}
+        credits = [c for c in credits if c.conversion_id in kept]
     return {
         "report": "attribution",
         "model": model,
         "conversion": kind or definitions.attribution.conversion,
         "by": by,
+        **({"period": period} if period is not None else {}),
         "definitions": definitions.hash,
-        "conversions": len(journeys.conversions),
+        "conversions": len(conversions),
         "credits": [
             {
                 by: c.channel,

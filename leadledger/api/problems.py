@@ -7,6 +7,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -83,6 +84,12 @@ def install(app: FastAPI) -> None:
 
         return handler
 
+    async def unreachable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("the database did not answer %s %s: %s", request.method, request.url.path,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)  # fmt: skip
+        return problem(503, "the database does not answer; nothing committed is lost: try "
+                       "again once it does", request.url.path)  # fmt: skip
+
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error answering %s %s", request.method, request.url.path)
         return problem(500, f"internal error: {type(exc).__name__}", request.url.path)
@@ -93,4 +100,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Refused, answer(400))
     app.add_exception_handler(ReadModelError, answer(409))
     app.add_exception_handler(BrokerUnavailable, answer(503))
+    app.add_exception_handler(sa.exc.OperationalError, unreachable)
     app.add_exception_handler(Exception, internal)

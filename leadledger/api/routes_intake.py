@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from leadledger.api.guards import WRITE
+from leadledger.api.paging import known_query
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import ReadModelRef
 from leadledger.api.services import services
@@ -17,7 +18,7 @@ from leadledger.app import intake
 from leadledger.app.readmodels import choose, position
 from leadledger.limits import MAX_BATCH_BYTES, MAX_BATCH_RECORDS
 
-router = APIRouter(prefix="/api/v1", tags=["intake"], dependencies=WRITE,
+router = APIRouter(prefix="/api/v1", tags=["intake"], dependencies=[*WRITE, Depends(known_query)],
                    responses=responses(400, 401, 403, 413, 422, 503))  # fmt: skip
 
 EXAMPLE = [
@@ -30,8 +31,9 @@ BODY = {
     "required": True,
     "content": {"application/json": {
         "schema": {"type": "array", "maxItems": MAX_BATCH_RECORDS,
-                   "items": {"type": "object", "additionalProperties": True},
-                   "description": "Records in the JSON Lines shape of docs/events.md."},
+                   "description": "Records in the JSON Lines shape of docs/events.md; an item "
+                                  "that is not a valid record is answered dead-lettered "
+                                  "(embedded) or invalid (Kafka), never the batch's end."},
         "example": EXAMPLE,
     }},
 }  # fmt: skip

@@ -7,17 +7,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
-from leadledger.api.caching import NOT_MODIFIED, unchanged
+from leadledger.api.caching import NOT_MODIFIED, tag_of, unchanged
 from leadledger.api.guards import READ
-from leadledger.api.paging import Limit, Offset
+from leadledger.api.paging import Limit, Offset, known_query
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import PageRef, ReadModelRef
 from leadledger.api.services import ledger
 from leadledger.app.readmodels import choose, listing, position
 from leadledger.ledgerdb import LedgerDB
 
-router = APIRouter(prefix="/api/v1", tags=["read models"], dependencies=READ,
-                   responses={**NOT_MODIFIED, **responses(401, 403, 422)})  # fmt: skip
+router = APIRouter(
+    prefix="/api/v1", tags=["read models"], dependencies=[*READ, Depends(known_query)],
+    responses={**NOT_MODIFIED, **responses(401, 403, 422)},
+)  # fmt: skip
 
 
 class ListedModel(BaseModel):
@@ -48,8 +50,9 @@ def read_models(
     """Every read model: served or not, status (building, ready, broken), bounds (live, or
     as of a time), definitions hash and position in the event store's log."""
     served = position(ledger, choose(ledger, None))
-    if cached := unchanged(request, response, served):
+    every = [m.to_json() for m in listing(ledger)]
+    if cached := unchanged(request, response, tag_of([served.etag, every])):
         return cached
-    found = [m.to_json() for m in listing(ledger) if status is None or m.status == status]
+    found = [m for m in every if status is None or m["status"] == status]
     return {"read_model": served.to_json(), "read_models": found[offset : offset + limit],
             "page": {"limit": limit, "offset": offset, "total": len(found)}}  # fmt: skip

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from leadledger.api.guards import AUDIT
+from leadledger.api.paging import known_query
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import PageRef, ReadModelRef
 from leadledger.api.services import ledger
@@ -16,7 +17,7 @@ from leadledger.app import records
 from leadledger.app.readmodels import choose, position
 from leadledger.ledgerdb import LedgerDB
 
-router = APIRouter(prefix="/api/v1", tags=["records"], dependencies=AUDIT,
+router = APIRouter(prefix="/api/v1", tags=["records"], dependencies=[*AUDIT, Depends(known_query)],
                    responses=responses(401, 403, 404, 422))  # fmt: skip
 Ledger = Annotated[LedgerDB, Depends(ledger)]
 KeyPart = Path(min_length=1, max_length=200)

@@ -4,14 +4,15 @@ read model it names with its definitions hash and position (``read_model``), und
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 
 from leadledger.api.caching import NOT_MODIFIED, unchanged
 from leadledger.api.guards import AUDIT, READ
-from leadledger.api.paging import Limit, Offset, ReadModelName, listed, one_of, page
+from leadledger.api.paging import Limit, Offset, ReadModelName, known_query, listed, one_of, page
 from leadledger.api.problems import responses
 from leadledger.api.services import ledger
 from leadledger.app import reports
@@ -23,7 +24,7 @@ from leadledger.projections.lifecycle import CONVERSION_KINDS
 from leadledger.sla_report import GROUPS as SLA_GROUPS
 
 router = APIRouter(
-    prefix="/api/v1", tags=["reports"],
+    prefix="/api/v1", tags=["reports"], dependencies=[Depends(known_query)],
     responses={**NOT_MODIFIED, **responses(401, 403, 404, 409, 422)},
 )  # fmt: skip
 
@@ -37,6 +38,11 @@ Conversion = Annotated[
 ]
 Period = Annotated[str, AfterValidator(one_of(("month", "quarter"))),
                    listed(("month", "quarter"), "Period length.")]  # fmt: skip
+PeriodLabel = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$",
+          description="Only this month or quarter, e.g. 2026-01 or 2026-Q1."),
+]  # fmt: skip
 Ledger = Annotated[LedgerDB, Depends(ledger)]
 
 
@@ -77,12 +83,14 @@ def attribution(
     by: Annotated[str, AfterValidator(one_of(("channel", "campaign", "source", "medium"))),
                   listed(("channel", "campaign", "source", "medium"), "Group credit by.")]
     = "channel",
-    conversion: Conversion = None, read_model: ReadModelName = None,
+    conversion: Conversion = None, in_period: PeriodLabel = None,
+    read_model: ReadModelName = None,
 ) -> Any:  # fmt: skip
-    """Credit per channel, campaign, source or medium for one kind of conversion."""
+    """Credit per channel, campaign, source or medium for one kind of conversion, of every
+    conversion or of those in one month or quarter (``in_period``)."""
     if cached := _answer(request, response, ledger, read_model):
         return cached
-    answer = reports.attribution(ledger, model, by, conversion, read_model)
+    answer = reports.attribution(ledger, model, by, conversion, read_model, period=in_period)
     return page(answer.to_json(), "credits", limit, offset)
 
 
@@ -126,6 +134,21 @@ def explain(
     return reports.explain(ledger, conversion_id, model, read_model).to_json()
 
 
+ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
+
+
+def iso_instant(value: Any) -> Any:
+    """Only ISO 8601 text: pydantic would read a bare number as seconds since 1970."""
+    if value is not None and not (isinstance(value, str) and ISO_INSTANT.fullmatch(value)):
+        raise ValueError(f"{value!r} is not an ISO 8601 time (e.g. 2026-03-01T12:00:00Z)")
+    return value
+
+
+Instant = Annotated[
+    AwareDatetime | None,
+    BeforeValidator(iso_instant),
+    Query(description="Judge the SLA as it stood at this time, with its zone (default: now)."),
+]
 SlaBy = Annotated[str, AfterValidator(one_of(SLA_GROUPS)),
                   listed(SLA_GROUPS, "Group compliance by.")]  # fmt: skip
 
@@ -134,7 +157,7 @@ SlaBy = Annotated[str, AfterValidator(one_of(SLA_GROUPS)),
 def sla(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
     offset: Offset = 0, by: SlaBy = "clock", period: Period = "month",
-    now: AwareDatetime | None = None, read_model: ReadModelName = None,
+    now: Instant = None, read_model: ReadModelName = None,
 ) -> Any:  # fmt: skip
     """SLA compliance per group; breaches and open clocks at risk have their own lists
     (``/reports/sla/breaches``, ``/reports/sla/at-risk``). ``by=clock-row`` pages every
@@ -161,7 +184,7 @@ def _sla_list(
 @router.get("/reports/sla/breaches", response_model=ReportAnswer, dependencies=READ)
 def sla_breaches(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
-    offset: Offset = 0, now: AwareDatetime | None = None, clock: str | None = None,
+    offset: Offset = 0, now: Instant = None, clock: str | None = None,
     team: str | None = None, rep: str | None = None, read_model: ReadModelName = None,
 ) -> Any:  # fmt: skip
     """Each breached clock with its lead, rep and team, as the SLA stood at ``now``."""
@@ -172,7 +195,7 @@ def sla_breaches(
 @router.get("/reports/sla/at-risk", response_model=ReportAnswer, dependencies=READ)
 def sla_at_risk(
     request: Request, response: Response, ledger: Ledger, limit: Limit = 100,
-    offset: Offset = 0, now: AwareDatetime | None = None, clock: str | None = None,
+    offset: Offset = 0, now: Instant = None, clock: str | None = None,
     team: str | None = None, rep: str | None = None, read_model: ReadModelName = None,
 ) -> Any:  # fmt: skip
     """Open clocks that have used the definitions' at-risk share of their limit."""
@@ -190,9 +213,7 @@ def kpi(
     basis: Annotated[str, AfterValidator(one_of(("cohort", "activity"))),
                      listed(("cohort", "activity"), "Which period a lead's steps fall in.")]
     = "cohort",
-    in_period: Annotated[str | None, Query(max_length=20,
-                                           description="Only this period, e.g. 2026-01.")]
-    = None,
+    in_period: PeriodLabel = None,
     read_model: ReadModelName = None,
 ) -> Any:  # fmt: skip
     """The definitions' KPI formulas per period and group."""

@@ -84,8 +84,9 @@ def fate(ledger: LedgerDB, source_system: str, event_id: str) -> Fate:
     deliveries = sorted(found.values(), key=lambda d: d.origin)
     if owner is not None:
         head = found[owner.origin]
-    else:  # no copy holds the key: the latest dead letter says why
-        head = next(d for d in reversed(deliveries) if d.fate == "dead_letter")
+    else:  # no copy holds the key (never stored, or freed when a parked copy expired)
+        letters = [d for d in deliveries if d.fate == "dead_letter"]
+        head = letters[-1] if letters else deliveries[-1]
     return Fate(source_system, event_id, head.fate, head.reason, deliveries)
 
 

@@ -52,11 +52,13 @@ def under(
 def attribution(
     ledger: LedgerDB, model: str = "first_touch", by: str = "channel",
     conversion: str | None = None, read_model: str | None = None,
-    definitions_file: Path | None = None,
+    definitions_file: Path | None = None, period: str | None = None,
 ) -> Answer:  # fmt: skip
-    """Credit per channel, campaign, source or medium for one kind of conversion."""
+    """Credit per channel, campaign, source or medium for one kind of conversion (of one
+    month or quarter, if ``period`` names it)."""
     chosen, definitions = under(ledger, read_model, definitions_file)
-    data = reports.attribution_report(ledger, chosen, model, definitions, by, conversion)
+    data = reports.attribution_report(ledger, chosen, model, definitions, by, conversion,
+                                      period)  # fmt: skip
     return Answer(position(ledger, chosen), data)
 
 

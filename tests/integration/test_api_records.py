@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+
 from leadledger.config import Database
 from leadledger.limits import MAX_BATCH_BYTES
 from tests.integration.api import client, problem
@@ -84,3 +86,12 @@ def test_a_batch_must_be_a_bounded_json_array(database: Database) -> None:
         over = b"[" + b" " * MAX_BATCH_BYTES + b"]"
         problem(api.post("/api/v1/records", content=over), 413, f"limit of {MAX_BATCH_BYTES}")
         assert api.post("/api/v1/records", json=[]).json()["records"] == []
+
+
+def test_a_database_gone_is_a_503_problem(postgres_admin_url: str, postgres_url: str) -> None:
+    with client(Database.from_settings(url=postgres_url)) as api:
+        assert api.post("/api/v1/records", json=[LEAD]).status_code == 200
+        name = postgres_url.rpartition("/")[2]
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        problem(api.get("/api/v1/records/crm/c1"), 503, "the database does not answer")

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from leadledger import readmodels
 from leadledger.apikeys import Role
 from leadledger.config import Database
+from leadledger.ledgerdb import LedgerDB
+from leadledger.projections.definitions import DEFAULTS
 from tests.e2e.cli import leadledger
 from tests.integration.api import client, fill_with_demo, key, problem
 
@@ -90,6 +93,21 @@ def test_filters_keep_only_the_rows_asked_for(api: TestClient) -> None:
     assert [(m["name"], m["served"]) for m in listed] == [("default", True)]
 
 
+def test_attribution_by_period_splits_the_conversions(api: TestClient) -> None:
+    whole = api.get("/api/v1/reports/attribution").json()
+    months = [r["period"] for r in api.get("/api/v1/reports/kpi").json()["rows"]]
+    per_month = [api.get("/api/v1/reports/attribution", params={"in_period": m}).json()
+                 for m in months]  # fmt: skip
+    assert {p["period"] for p in per_month} == set(months)
+    assert sum(p["conversions"] for p in per_month) == whole["conversions"] > 0
+    quarters = {f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" for m in months}
+    by_quarter = [api.get("/api/v1/reports/attribution", params={"in_period": q}).json()
+                  for q in quarters]  # fmt: skip
+    assert sum(q["conversions"] for q in by_quarter) == whole["conversions"]
+    problem(api.get("/api/v1/reports/attribution", params={"in_period": "2026-13"}), 422,
+            "query.in_period")  # fmt: skip
+
+
 def test_an_etag_by_position_answers_304_until_the_read_model_moves(api: TestClient) -> None:
     first = api.get("/api/v1/reports/kpi")
     etag = first.headers["etag"]
@@ -125,6 +143,9 @@ def test_bad_requests_are_problems_never_server_errors(api: TestClient) -> None:
     problem(api.get("/api/v1/conversions/deal_won:nope/explain"), 404,
             "no conversion 'deal_won:nope' in the read model")  # fmt: skip
     problem(api.get("/api/v1/nothing-here"), 404, "Not Found")
+    mistyped = problem(api.get("/api/v1/reports/attribution", params={"chanel": "x"}), 422,
+                       "query.chanel: unknown query parameter")  # fmt: skip
+    assert mistyped["errors"][0]["type"] == "extra_forbidden"
 
 
 def test_each_route_needs_its_role(data_dir: Path, api: TestClient) -> None:
@@ -161,3 +182,21 @@ def test_api_docs_are_served_from_local_assets(api: TestClient) -> None:
     spec = api.get("/api/v1/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
     assert "/api/v1/records/{source_system}/{event_id}" in spec["paths"]
+
+
+def test_the_read_model_listing_is_tagged_by_every_read_model(
+    api: TestClient, data_dir: Path
+) -> None:
+    first = api.get("/api/v1/read-models")
+    etag = first.headers["etag"]
+    assert api.get("/api/v1/read-models", headers={"If-None-Match": etag}).status_code == 304
+    ledger = LedgerDB(Database.from_settings(data_dir=data_dir).ledger_url())
+    try:
+        readmodels.create(ledger, "beside", DEFAULTS)  # a replay begun: the served one stays
+    finally:
+        ledger.close()
+    moved = api.get("/api/v1/read-models", headers={"If-None-Match": etag})
+    assert moved.status_code == 200
+    assert moved.json()["read_model"] == first.json()["read_model"]
+    assert sorted((m["name"], m["status"]) for m in moved.json()["read_models"]) == [
+        ("beside", "building"), ("default", "ready")]  # fmt: skip
