@@ -17,7 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from leadledger import logs
 from leadledger.apikeys import ApiKey, KeyStore, Role
-from leadledger.app.errors import NotFound, Refused
+from leadledger.app import admin
+from leadledger.app import deadletters as deadletters_app
+from leadledger.app.errors import Refused
 from leadledger.codec import DecodeError
 from leadledger.config import (
     BOOTSTRAP_ENV,
@@ -49,6 +51,8 @@ from leadledger.store import EventStore, open_store
 
 if TYPE_CHECKING:
     from leadledger.ingest import Tally
+    from leadledger.projections.definitions import Definitions
+    from leadledger.readmodels import ReadModel
 
 LEDGER_COLUMNS = [
     "conversion_id", "touch_event_id", "channel", "campaign", "model", "definitions",
@@ -448,8 +452,9 @@ def report_attribution(
     from leadledger.app import reports
 
     with context.ledger() as ledger:
+        _, definitions = _read_model(ledger, read_model_name, definitions_file)
         answer = reports.attribution(ledger, model, by, conversion, read_model_name,
-                                     definitions_file)  # fmt: skip
+                                     definitions)  # fmt: skip
     _print_attribution(answer.data, fmt)
 
 
@@ -470,7 +475,8 @@ def report_spend(
     from leadledger.app import reports
 
     with context.ledger() as ledger:
-        data = reports.spend(ledger, model, by, read_model_name, definitions_file).data
+        _, definitions = _read_model(ledger, read_model_name, definitions_file)
+        data = reports.spend(ledger, model, by, read_model_name, definitions).data
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -500,7 +506,8 @@ def credits(
     from leadledger.app import reports
 
     with context.ledger() as ledger:
-        answer = reports.credits(ledger, model, conversion, read_model_name, definitions_file)
+        _, definitions = _read_model(ledger, read_model_name, definitions_file)
+        answer = reports.credits(ledger, model, conversion, read_model_name, definitions)
     _echo_csv(LEDGER_COLUMNS, answer.data["rows"])
 
 
@@ -519,7 +526,8 @@ def explain_command(
     from leadledger.app import reports
 
     with context.ledger() as ledger:
-        answer = reports.explain(ledger, conversion_id, model, read_model_name, definitions_file)
+        _, definitions = _read_model(ledger, read_model_name, definitions_file)
+        answer = reports.explain(ledger, conversion_id, model, read_model_name, definitions)
     click.echo(json.dumps(answer.data, indent=2))
 
 
@@ -673,34 +681,12 @@ def replay(
 ) -> None:  # fmt: skip
     """Build a read model under new definitions, beside the served one, from the start of
     the log. An interrupted replay resumes from its checkpoint when run again."""
-    from leadledger import readmodels
-
     definitions = load_definitions(definitions_file)
-    name = name or definitions.hash.replace(":", "-")
+    kafka = _kafka(bootstrap_servers, topic_prefix) if from_kafka else None
     with context.ledger() as ledger:
-        model = readmodels.create(ledger, name, definitions, as_of, occurred_before)
-        if from_kafka:
-            from leadledger.consumers.projection import replay_from_kafka, replay_total
-
-            kafka = _kafka(bootstrap_servers, topic_prefix)
-            total, ends = replay_total(kafka, ledger, model)
-            covered = _with_progress(
-                "replaying", total, lambda p: replay_from_kafka(kafka, ledger, model, ends, p)
-            )
-        else:
-            from leadledger.pipeline import replay_from_store
-
-            store = open_store(context.database())
-            try:
-                total = store.max_position() - (ledger.position(model.checkpoint, "store") or 0)
-                covered = _with_progress(
-                    "replaying", total,
-                    lambda p: replay_from_store(store, ledger, model, page_size, p),
-                )  # fmt: skip
-            finally:
-                store.close()
-        ledger.set_read_model_status(name, "ready")
-        served = readmodels.served(ledger).name
+        done = admin.replay(ledger, context.database(), definitions, name, as_of,
+                            occurred_before, kafka, page_size, _with_progress)  # fmt: skip
+    model, covered, served, name = done.model, done.covered, done.served, done.model.name
     out.print(f"read model {model.describe()}: ready, {covered} log positions replayed")
     out.print(f"report from it with --read-model {name}; compare: leadledger diff {served} {name}")
     # Suggest only what works: promote refuses a bounded read model.
@@ -715,11 +701,8 @@ def replay(
 @pass_context
 def promote(context: Context, name: str) -> None:
     """Serve read model NAME: reports without --read-model answer from it from now on."""
-    from leadledger import readmodels
-
     with context.ledger() as ledger:
-        before = readmodels.served(ledger)
-        model = readmodels.promote(ledger, name)
+        model, before = admin.promote(ledger, name)
     out.print(f"serving {model.describe()} (was {before.name})")
 
 
@@ -728,13 +711,8 @@ def promote(context: Context, name: str) -> None:
 @pass_context
 def drop(context: Context, name: str) -> None:
     """Delete read model NAME and its rows (never the served one)."""
-    from leadledger import readmodels
-
     with context.ledger() as ledger:
-        if readmodels.served(ledger).name == name:
-            raise click.ClickException(f"{name!r} is served; promote another read model first")
-        readmodels.get(ledger, name)
-        ledger.drop_read_model(name)
+        admin.drop(ledger, name)
     out.print(f"dropped read model {name}")
 
 
@@ -769,11 +747,8 @@ def models(context: Context) -> None:
 def diff_command(context: Context, a: str, b: str, fmt: str) -> None:
     """What changed from read model A to read model B: per conversion, lead and KPI."""
     context.require_data()
-    from leadledger import readmodels
-    from leadledger.diff import diff
-
     with context.ledger() as ledger:
-        data = diff(ledger, readmodels.chosen(ledger, a), readmodels.chosen(ledger, b))
+        data = admin.diff(ledger, a, b)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -813,32 +788,30 @@ def deadletters_list(context: Context, fmt: str) -> None:
     """List dead letters: where each came from, why, when, and whether a corrected record
     was re-submitted (times in UTC)."""
     context.require_data()
-    from leadledger.app.records import letters
-
     with context.ledger() as ledger:
-        rows = letters(ledger)
+        letters = deadletters_app.list_letters(ledger)
     if fmt == "json":
-        click.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        click.echo(json.dumps([letter.summary() for letter in letters], indent=2))
         return
     from rich.table import Column
 
     # Times are never cut short on a narrow terminal; origin and reason wrap instead.
     stamp = len("2026-01-01T00:00:00+00:00")
-    wide = stamp if any(r.replayed_at for r in rows) else None
+    wide = stamp if any(r.replayed_at for r in letters) else None
     table = Table("id", Column("origin", overflow="fold"), "reason",
                   Column("dead-lettered at", no_wrap=True, min_width=stamp),
                   Column("replayed", no_wrap=True, min_width=wide))  # fmt: skip
-    for row in rows:
-        table.add_row(str(row.id), row.origin, row.reason,
-                      _utc(row.dead_lettered_at, "seconds"),
+    for row in letters:
+        table.add_row(str(row.id), row.origin, row.reason, _utc(row.dead_lettered_at, "seconds"),
                       _utc(row.replayed_at, "seconds") or "-")  # fmt: skip
     out.print(table)
 
 
 def _utc(moment: datetime | None, timespec: str = "auto") -> str | None:
-    from leadledger.app.records import utc
+    """ISO 8601 in UTC with its offset: SQLite hands stored times back without a zone."""
+    from leadledger.domain.stream import as_utc
 
-    return utc(moment, timespec)
+    return None if moment is None else as_utc(moment).isoformat(timespec=timespec)
 
 
 @deadletters.command("show")
@@ -848,18 +821,8 @@ def deadletters_show(context: Context, letter_id: int) -> None:
     """Show one dead letter: origin, reason, and the original bytes (text, or hex)."""
     context.require_data()
     with context.ledger() as ledger:
-        letter = ledger.dead_letter(letter_id)
-    if letter is None:
-        raise click.ClickException(f"no dead letter {letter_id}")
-    try:
-        payload: dict[str, str] = {"text": letter.payload.decode("utf-8")}
-    except UnicodeDecodeError:
-        payload = {"hex": letter.payload.hex()}
-    shown = {"id": letter.id, "origin": letter.origin, "reason": letter.reason,
-             "dead_lettered_at": _utc(letter.dead_lettered_at),
-             "replayed_at": _utc(letter.replayed_at),
-             "payload": payload}  # fmt: skip
-    click.echo(json.dumps(shown, indent=2))
+        letter = deadletters_app.get_letter(ledger, letter_id)
+    click.echo(json.dumps(letter.detail(), indent=2))
 
 
 @deadletters.command("replay")
@@ -870,32 +833,9 @@ def deadletters_show(context: Context, letter_id: int) -> None:
 @pass_context
 def deadletters_replay(context: Context, letter_id: int, corrected: Path | None) -> None:
     """Re-submit a dead letter (corrected, or as it was) through ingest and the projections."""
-    from leadledger.codec import registry
-    from leadledger.files import json_event
-    from leadledger.ingest import Ingestor, Tally
-    from leadledger.intake import Intake, Received
-    from leadledger.messages import InvalidEvent, from_record
-    from leadledger.pipeline import project_from_store
-
     with context.open() as (_, store, ledger):
-        letter = ledger.dead_letter(letter_id)
-        if letter is None:
-            raise click.ClickException(f"no dead letter {letter_id}")
-        raw = corrected.read_bytes().strip() if corrected else bytes(letter.payload)
-        try:
-            if raw[:2] == b"\xc3\x01":  # Avro, as it came from a Kafka topic
-                message = from_record(*registry().decode(raw))
-            else:
-                message = json_event(raw)
-        except (ValueError, InvalidEvent, DecodeError) as exc:
-            raise click.ClickException(f"the record still does not parse: {exc}") from None
-        tally = Tally()
-        intake = Intake(Ingestor(store), ledger, max_wait=timedelta(days=365))
-        intake.take([Received(f"replay:{letter_id}:{letter.origin}", raw, message)], tally)
-        intake.finish(tally)
-        if tally.stored or tally.duplicates:
-            ledger.mark_replayed(letter_id)
-        project_from_store(store, ledger)
+        fixed = None if corrected is None else corrected.read_bytes()
+        tally = deadletters_app.replay_letter(store, ledger, letter_id, fixed)
     _print_tally(tally)
     if not (tally.stored or tally.duplicates):
         raise SystemExit(1)
@@ -913,42 +853,26 @@ def reconcile(
     """Show received = stored + duplicates + dead-lettered (+ parked) for a file or the
     ingest topic; exit 1 if any record is unaccounted for."""
     context.require_data()
-    if file is not None:
-        from leadledger.files import read_records
-
-        received = sum(1 for _ in read_records(file))
-        prefix = f"{file.resolve()}:"
-        what = str(file)
-    elif topic:
-        from leadledger.kafka import topic_size
-
-        kafka = _kafka(bootstrap_servers, topic_prefix)
-        received = topic_size(kafka, kafka.ingest_topic)
-        prefix = f"{kafka.ingest_topic}/"
-        what = f"topic {kafka.ingest_topic}"
-    else:
+    if file is None and not topic:
         raise click.UsageError("give a FILE or --topic")
-    from leadledger.app.records import counts
-
+    source = file if file is not None else _kafka(bootstrap_servers, topic_prefix)
     with context.ledger() as ledger:
-        found = counts(ledger, prefix)
-    accounted, unfolded = found.accounted, found.unfolded
-    parts = ["stored", "duplicate", "dead_letter", "parked"]
-    line = " + ".join(f"{getattr(found, p)} {p.replace('_', '-')}" for p in parts)
-    unaccounted = received - accounted
-    out.print(f"{what}: received {received} = {line}; unaccounted {unaccounted}")
-    if file is not None and received and not accounted:
+        done = deadletters_app.reconcile(ledger, source)
+    line = " + ".join(f"{done.counts.get(p, 0)} {p.replace('_', '-')}"
+                      for p in deadletters_app.ACCOUNTS)  # fmt: skip
+    out.print(f"{done.source}: received {done.received} = {line}; unaccounted {done.unaccounted}")
+    if file is not None and done.received and not done.accounted:
         # Published records are accounted for under the topic, not the file they came from.
         err.print(safe_markup(
             f"nothing from {file} was ingested from the file; if you published it to Kafka, "
             "run `leadledger reconcile --topic`"
         ))  # fmt: skip
-    if unfolded:
+    if done.unfolded:
         err.print(
-            f"{unfolded} stored event(s) could not be folded into a read model and were left "
+            f"{done.unfolded} stored event(s) could not be folded into a read model and were left "
             "out of it (origins projection:...; see `leadledger deadletters list`)"
         )
-    if unaccounted:
+    if done.unaccounted:
         raise SystemExit(1)
 
 
@@ -1039,6 +963,23 @@ def _roles(key: ApiKey) -> str:
     return ", ".join(sorted(r.value for r in key.roles))
 
 
+def _read_model(
+    ledger: LedgerDB, name: str | None, definitions_file: Path | None
+) -> tuple[ReadModel, Definitions]:
+    """The read model a report reads, and the definitions it reports under: the read
+    model's own, or a file's attribution settings, which apply at report time. A file that
+    also changes what the read model was built under (funnel, SLA, KPI) needs a replay."""
+    definitions = None if definitions_file is None else load_definitions(definitions_file)
+    try:
+        return admin.read_model_under(ledger, name, definitions)
+    except admin.DefinitionsMismatch as exc:
+        raise click.ClickException(
+            f"{definitions_file}: its [{exc.section}] section differs from read model "
+            f"{exc.model!r}'s; replay it first (leadledger replay --definitions "
+            f"{definitions_file} --name NAME) and report with --read-model NAME"
+        ) from None
+
+
 def _print_tally(tally: Tally) -> None:
     mark = "[green]reconciles[/green]" if tally.reconciles else "[red]DOES NOT RECONCILE[/red]"
     parked = f" + parked {tally.parked}" if tally.parked else ""
@@ -1091,7 +1032,7 @@ def _with_progress(label: str, total: int, work: Callable[[Callable[[int], None]
 
 KNOWN_ERRORS = (
     ConfigError, BrokerUnavailable, DecodeError, DefinitionsError, CheckpointMoved, ValueError,
-    OSError, NotFound, Refused,
+    OSError,
 )  # fmt: skip
 
 
@@ -1121,6 +1062,9 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None
+    except Refused as exc:  # a use case declined: shown as the commands always showed it
+        click.ClickException(str(exc)).show()
+        raise SystemExit(1) from None
     except KNOWN_ERRORS as exc:
         err.print(f"[red]error:[/red] {safe_markup(str(exc))}")
         raise SystemExit(1) from None

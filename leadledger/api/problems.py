@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from leadledger.app.errors import NotFound, Refused
+from leadledger.app.errors import Refused
 from leadledger.config import BrokerUnavailable
 from leadledger.readmodels import ReadModelError
 
@@ -84,6 +84,11 @@ def install(app: FastAPI) -> None:
 
         return handler
 
+    async def refused(request: Request, exc: Exception) -> JSONResponse:
+        """A use case declined (``app.errors``): its status says how (404, 409, 422)."""
+        status = exc.status if isinstance(exc, Refused) else 400
+        return problem(status, str(exc), request.url.path)
+
     async def unreachable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("the database did not answer %s %s: %s", request.method, request.url.path,
                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__)  # fmt: skip
@@ -96,8 +101,7 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(NotFound, answer(404))
-    app.add_exception_handler(Refused, answer(400))
+    app.add_exception_handler(Refused, refused)
     app.add_exception_handler(ReadModelError, answer(409))
     app.add_exception_handler(BrokerUnavailable, answer(503))
     app.add_exception_handler(sa.exc.OperationalError, unreachable)

@@ -19,7 +19,7 @@ from leadledger.app.readmodels import choose, position
 from leadledger.limits import MAX_BATCH_BYTES, MAX_BATCH_RECORDS
 
 router = APIRouter(prefix="/api/v1", tags=["intake"], dependencies=[*WRITE, Depends(known_query)],
-                   responses=responses(400, 401, 403, 413, 422, 503))  # fmt: skip
+                   responses=responses(401, 403, 413, 422, 503))  # fmt: skip
 
 EXAMPLE = [
     {"type": "touch", "event_id": "t-1", "lead_id": "L1", "occurred_at": "2026-01-01T10:00:00Z",
@@ -79,9 +79,9 @@ async def _body(request: Request) -> bytes:
 @router.post(
     "/records", response_model=IntakeAnswer, openapi_extra={"requestBody": BODY},
     description=f"Take a batch of records: a JSON array of at most {MAX_BATCH_RECORDS} records "
-    f"and {MAX_BATCH_BYTES} bytes (413 above). Each is answered with its idempotency key and "
-    "fate; an invalid record is dead-lettered (embedded) or not sent (Kafka), never the "
-    "batch's end.",
+    f"and {MAX_BATCH_BYTES} bytes (422 above the records, 413 above the bytes). Each is "
+    "answered with its idempotency key and fate; an invalid record is dead-lettered "
+    "(embedded) or not sent (Kafka), never the batch's end.",
 )  # fmt: skip
 async def take_records(request: Request) -> Any:
     """Answer each record of the batch with its fate (see the description)."""

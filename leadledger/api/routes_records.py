@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from leadledger.api.guards import AUDIT
-from leadledger.api.paging import known_query
+from leadledger.api.paging import Limit, Offset, known_query
 from leadledger.api.problems import responses
 from leadledger.api.routes_reports import PageRef, ReadModelRef
 from leadledger.api.services import ledger
-from leadledger.app import records
+from leadledger.app import deadletters, records
 from leadledger.app.readmodels import choose, position
 from leadledger.ledgerdb import LedgerDB
 
@@ -71,18 +71,21 @@ class Letters(BaseModel):
 
 @router.get("/dead-letters", response_model=Letters)
 def dead_letters(
-    ledger: Ledger, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    ledger: Ledger, limit: Limit = 100, offset: Offset = 0,
     origin: Annotated[str | None, Query(max_length=500,
                                         description="Only origins starting with this.")] = None,
     replayed: Annotated[bool | None, Query(description="Only (not) re-submitted ones.")] = None,
 ) -> Any:  # fmt: skip
     """Records the engine could not store (and stored events a read model could not fold,
     origins ``projection:...``): where each came from, why, when, whether re-submitted."""
-    found = records.letters(ledger, origin, replayed)
+    found = [
+        letter for letter in deadletters.list_letters(ledger)
+        if (origin is None or letter.origin.startswith(origin))
+        and (replayed is None or (letter.replayed_at is not None) == replayed)
+    ]  # fmt: skip
     served = position(ledger, choose(ledger, None))
     return {"read_model": served.to_json(),
-            "dead_letters": [r.to_json() for r in found[offset : offset + limit]],
+            "dead_letters": [r.summary() for r in found[offset : offset + limit]],
             "page": {"limit": limit, "offset": offset, "total": len(found)}}  # fmt: skip
 
 

@@ -1,1 +1,1 @@
-"""Use cases called by both faces, the CLI and the API, so neither holds logic of its own."""
+"""Use cases: the one function per task that the CLI and the HTTP API both call."""

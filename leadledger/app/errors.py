@@ -1,12 +1,26 @@
-"""Errors of the use cases, by what went wrong, so each face can answer them in its own way
-(the CLI with one line, the API with a problem of the right status)."""
+"""Refusals of a use case: what was asked cannot be done, for a reason the caller can fix.
+
+Each face shows the message as it is: the CLI as ``Error: <message>`` with exit 1, the API
+as a problem document with the refusal's ``status``. Errors of the engine's own modules
+(a read model that does not exist, definitions that do not load) keep their types.
+"""
 
 from __future__ import annotations
 
 
-class NotFound(LookupError):
-    """What was asked for does not exist: a read model, a conversion, a record."""
+class Refused(Exception):
+    """What was asked conflicts with the data as it stands (HTTP 409)."""
+
+    status = 409
 
 
-class Refused(ValueError):
-    """A request that cannot be answered as asked; the message says what to change."""
+class NotFound(Refused):
+    """What was asked for does not exist (HTTP 404)."""
+
+    status = 404
+
+
+class Unprocessable(Refused):
+    """What was sent cannot be understood as asked (HTTP 422)."""
+
+    status = 422

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from leadledger.app.errors import Refused
+from leadledger.app.errors import Unprocessable
 from leadledger.app.records import http_origin
 from leadledger.domain.stream import idempotency_key
 from leadledger.files import FileRecord, json_record
@@ -54,15 +54,18 @@ class Answer:
 def parse(body: bytes) -> list[FileRecord]:
     """The records of a request body, a JSON array of records: each one valid, or invalid
     with its reason (then dead-lettered, never the batch's end). A body that is not a JSON
-    array is ``Refused`` whole."""
+    array, or holds too many records, is ``Unprocessable`` and refused whole (the request's
+    bytes are bounded before it is read: ``limits.MAX_BATCH_BYTES``)."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
-        raise Refused(f"the body is not JSON: {exc}") from None
+        raise Unprocessable(f"the body is not JSON: {exc}") from None
     if not isinstance(data, list):
-        raise Refused(f"the body must be a JSON array of records, got {type(data).__name__}")
+        raise Unprocessable(f"the body must be a JSON array of records, got {type(data).__name__}")
     if len(data) > MAX_BATCH_RECORDS:
-        raise Refused(f"{len(data)} records is over the limit of {MAX_BATCH_RECORDS} per request")
+        raise Unprocessable(
+            f"{len(data)} records is over the limit of {MAX_BATCH_RECORDS} per request"
+        )
     batch = uuid.uuid4().hex
     return [json_record(http_origin(_key(item), batch, i), _bytes(item))
             for i, item in enumerate(data)]  # fmt: skip

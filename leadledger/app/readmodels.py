@@ -37,7 +37,7 @@ class Position:
 def choose(ledger: LedgerDB, name: str | None) -> ReadModel:
     """The read model a request names, or the served one; an unknown name is ``NotFound``."""
     if name is not None and ledger.read_model_row(name) is None:
-        known = ", ".join(m.name for m in readmodels.all_models(ledger)) or "none yet"
+        known = ", ".join(sorted(m.name for m in readmodels.all_models(ledger))) or "none yet"
         raise NotFound(f"no read model named {name!r} (known: {known})")
     return readmodels.chosen(ledger, name)
 

@@ -1,18 +1,18 @@
-"""The fate of records: one record's by its idempotency key, the dead letters, and the
-reconcile counts. Fates are kept per origin (file:line, topic/partition/offset, or an HTTP
-batch's record) in the intake table; a key's owner in the keys table; a parked fact and
-a dead letter keep the record's bytes (see ``leadledger.intake``)."""
+"""The fate of records: one record's by its idempotency key, and the fates counted by
+origin prefix (``app.deadletters`` lists the dead letters themselves). Fates are kept per
+origin (file:line, topic/partition/offset, or an HTTP batch's record) in the intake table;
+a key's owner in the keys table; a parked fact and a dead letter keep the record's bytes
+(see ``leadledger.intake``)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from leadledger.app.errors import NotFound
 from leadledger.codec import registry
-from leadledger.domain.stream import as_utc, idempotency_key
+from leadledger.domain.stream import idempotency_key
 from leadledger.ledgerdb import LedgerDB, dead_letters, intake, keys, parked
 from leadledger.readmodels import PROJECTION_ORIGIN
 
@@ -122,43 +122,6 @@ def _record(payload: bytes) -> dict[str, Any]:
     except Exception:  # undecodable bytes are why it is a dead letter: no key to match
         return {}
     return data if isinstance(data, dict) else {}
-
-
-@dataclass(frozen=True)
-class Letter:
-    """One dead letter as ``deadletters list`` and ``GET /dead-letters`` show it."""
-
-    id: int
-    origin: str
-    reason: str
-    dead_lettered_at: datetime
-    replayed_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        """Times in UTC with their offset (SQLite hands stored times back without a zone)."""
-        return {"id": self.id, "origin": self.origin, "reason": self.reason,
-                "dead_lettered_at": utc(self.dead_lettered_at),
-                "replayed_at": utc(self.replayed_at)}  # fmt: skip
-
-
-def utc(moment: datetime | None, timespec: str = "auto") -> str | None:
-    """ISO 8601 in UTC with its offset: SQLite hands stored times back without a zone."""
-    return None if moment is None else as_utc(moment).isoformat(timespec=timespec)
-
-
-def letters(
-    ledger: LedgerDB, origin: str | None = None, replayed: bool | None = None
-) -> list[Letter]:
-    """Dead letters in the order they were made; only those whose origin starts with
-    ``origin``, and only (not) re-submitted ones if ``replayed`` is given."""
-    where = []
-    if origin is not None:
-        where.append(dead_letters.c.origin.startswith(origin, autoescape=True))
-    if replayed is not None:
-        column = dead_letters.c.replayed_at
-        where.append(column.is_not(None) if replayed else column.is_(None))
-    rows = ledger.select(dead_letters, *where)
-    return [Letter(r.id, r.origin, r.reason, r.dead_lettered_at, r.replayed_at) for r in rows]
 
 
 @dataclass(frozen=True)

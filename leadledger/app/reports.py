@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from leadledger import kpi_report, reports, sla_report
-from leadledger.app.errors import NotFound, Refused
+from leadledger.app import admin
+from leadledger.app.errors import NotFound
 from leadledger.app.readmodels import Position, choose, position
 from leadledger.ledgerdb import LedgerDB
 from leadledger.projections.definitions import Definitions
-from leadledger.projections.definitions import load as load_definitions
 from leadledger.readmodels import ReadModel
 
 
@@ -30,69 +29,56 @@ class Answer:
 
 
 def under(
-    ledger: LedgerDB, name: str | None, definitions_file: Path | None = None
+    ledger: LedgerDB, name: str | None, definitions: Definitions | None = None
 ) -> tuple[ReadModel, Definitions]:
-    """The read model a report reads, and the definitions it reports under: the read
-    model's own, or a file's attribution settings, which apply at report time. A file that
-    also changes what the read model was built under (funnel, SLA, KPI) needs a replay."""
-    chosen = choose(ledger, name)
-    if definitions_file is None:
-        return chosen, chosen.definitions
-    definitions = load_definitions(definitions_file)
-    for section in ("funnel", "sla", "kpi"):
-        if getattr(definitions, section) != getattr(chosen.definitions, section):
-            raise Refused(
-                f"{definitions_file}: its [{section}] section differs from read model "
-                f"{chosen.name!r}'s; replay it first (leadledger replay --definitions "
-                f"{definitions_file} --name NAME) and report with --read-model NAME"
-            )
-    return chosen, definitions
+    """The read model a report reads (``NotFound`` if no read model has that name) and the
+    definitions it reports under (see ``admin.read_model_under``)."""
+    choose(ledger, name)
+    return admin.read_model_under(ledger, name, definitions)
 
 
 def attribution(
     ledger: LedgerDB, model: str = "first_touch", by: str = "channel",
     conversion: str | None = None, read_model: str | None = None,
-    definitions_file: Path | None = None, period: str | None = None,
+    definitions: Definitions | None = None, period: str | None = None,
 ) -> Answer:  # fmt: skip
     """Credit per channel, campaign, source or medium for one kind of conversion (of one
     month or quarter, if ``period`` names it)."""
-    chosen, definitions = under(ledger, read_model, definitions_file)
-    data = reports.attribution_report(ledger, chosen, model, definitions, by, conversion,
-                                      period)  # fmt: skip
+    chosen, used = under(ledger, read_model, definitions)
+    data = reports.attribution_report(ledger, chosen, model, used, by, conversion, period)
     return Answer(position(ledger, chosen), data)
 
 
 def spend(
     ledger: LedgerDB, model: str = "first_touch", by: str = "channel",
-    read_model: str | None = None, definitions_file: Path | None = None,
+    read_model: str | None = None, definitions: Definitions | None = None,
 ) -> Answer:  # fmt: skip
     """Spend against attributed leads, MQLs and deals: CPL, cost per MQL and deal, ROAS."""
-    chosen, definitions = under(ledger, read_model, definitions_file)
-    data = reports.spend_report(ledger, chosen, model, definitions, by)
-    return Answer(position(ledger, chosen), data)
+    chosen, used = under(ledger, read_model, definitions)
+    return Answer(position(ledger, chosen), reports.spend_report(ledger, chosen, model, used, by))
 
 
 def credits(
     ledger: LedgerDB, model: str = "first_touch", conversion: str | None = None,
-    read_model: str | None = None, definitions_file: Path | None = None,
+    read_model: str | None = None, definitions: Definitions | None = None,
 ) -> Answer:  # fmt: skip
     """The credit ledger: one row per credit, with the model and the definitions' hash."""
-    chosen, definitions = under(ledger, read_model, definitions_file)
-    found, _ = reports.credits_for(ledger, chosen, model, definitions, conversion)
-    data = {"report": "credits", "model": model, "definitions": definitions.hash,
-            "conversion": conversion or definitions.attribution.conversion,
-            "rows": reports.ledger_rows(found, model, definitions)}  # fmt: skip
+    chosen, used = under(ledger, read_model, definitions)
+    found, _ = reports.credits_for(ledger, chosen, model, used, conversion)
+    data = {"report": "credits", "model": model, "definitions": used.hash,
+            "conversion": conversion or used.attribution.conversion,
+            "rows": reports.ledger_rows(found, model, used)}  # fmt: skip
     return Answer(position(ledger, chosen), data)
 
 
 def explain(
     ledger: LedgerDB, conversion_id: str, model: str = "first_touch",
-    read_model: str | None = None, definitions_file: Path | None = None,
+    read_model: str | None = None, definitions: Definitions | None = None,
 ) -> Answer:  # fmt: skip
     """One conversion's path, each touch's credit, and why."""
-    chosen, definitions = under(ledger, read_model, definitions_file)
+    chosen, used = under(ledger, read_model, definitions)
     try:
-        data = reports.explain(ledger, chosen, conversion_id, model, definitions)
+        data = reports.explain(ledger, chosen, conversion_id, model, used)
     except reports.UnknownConversion as exc:
         raise NotFound(str(exc)) from None
     return Answer(position(ledger, chosen), data)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from leadledger.config import Database
-from leadledger.limits import MAX_BATCH_BYTES
+from leadledger.limits import MAX_BATCH_BYTES, MAX_BATCH_RECORDS
 from tests.integration.api import client, problem
 
 
@@ -81,10 +81,12 @@ def test_a_mixed_batch_gets_a_fate_per_record_and_each_key_its_fate(database: Da
 
 def test_a_batch_must_be_a_bounded_json_array(database: Database) -> None:
     with client(database) as api:
-        problem(api.post("/api/v1/records", content=b"{"), 400, "the body is not JSON")
-        problem(api.post("/api/v1/records", json={"records": []}), 400, "must be a JSON array")
+        problem(api.post("/api/v1/records", content=b"{"), 422, "the body is not JSON")
+        problem(api.post("/api/v1/records", json={"records": []}), 422, "must be a JSON array")
         over = b"[" + b" " * MAX_BATCH_BYTES + b"]"
         problem(api.post("/api/v1/records", content=over), 413, f"limit of {MAX_BATCH_BYTES}")
+        too_many = [LEAD] * (MAX_BATCH_RECORDS + 1)
+        problem(api.post("/api/v1/records", json=too_many), 422, "over the limit of 5000 per")
         assert api.post("/api/v1/records", json=[]).json()["records"] == []
 
 
