@@ -22,6 +22,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 
 from leadledger.domain.stream import as_utc
+from leadledger.ledgerdb import create_tables
 
 PREFIX = "ll_"
 SECRET_BYTES = 32
@@ -89,7 +90,7 @@ class KeyStore:
     def __init__(self, url: str) -> None:
         options = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
         self.engine = sa.create_engine(url, **options)
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)  # several server processes may start at once
 
     def close(self) -> None:
         self.engine.dispose()

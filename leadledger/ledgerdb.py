@@ -237,16 +237,7 @@ class LedgerDB:
         self.engine = sa.create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        for attempt in range(10):
-            try:
-                metadata.create_all(self.engine)
-                break
-            except sa.exc.DatabaseError:
-                # Consumers started together race to create the tables; the loser waits
-                # and checks again (create_all skips the tables that exist by then).
-                if attempt == 9:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        create_tables(metadata, self.engine)
         _unique_dead_letter_origins(self.engine)
 
     def close(self) -> None:
@@ -610,6 +601,20 @@ class LedgerDB:
             return bool(set(sa.inspect(engine).get_table_names()) & set(metadata.tables))
         finally:
             engine.dispose()
+
+
+def create_tables(tables: sa.MetaData, engine: sa.Engine) -> None:
+    """Create the ``tables`` that do not exist yet. Processes started together race to
+    create them; the loser waits and checks again (create_all skips the tables that
+    exist by then)."""
+    for attempt in range(10):
+        try:
+            tables.create_all(engine)
+            return
+        except sa.exc.DatabaseError:
+            if attempt == 9:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _unique_dead_letter_origins(engine: sa.Engine) -> None:

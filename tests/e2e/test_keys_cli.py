@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from leadledger.apikeys import KeyStore
 from tests.e2e.cli import leadledger
 
@@ -72,3 +74,19 @@ def test_refusals_are_one_line(tmp_path: Path) -> None:
     assert f"error: API key '{key_id}' was already revoked at " in twice.stderr
     for result in (nothing_here, bad_role, no_role, unknown, twice):
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_keys_on_postgresql_before_any_data(postgres_url: str) -> None:
+    """Keys may be made before anything is ingested: the database then holds only them,
+    and listing and revoking find them there."""
+    env = {"LEADLEDGER_DATABASE_URL": postgres_url}
+    token = leadledger("keys", "create", "--name", "ops", "--role", "admin", env=env).stdout
+    [listed] = json.loads(leadledger("keys", "list", "--format", "json", env=env).stdout)
+    assert token.startswith(f"ll_{listed['id']}_")
+    assert listed["roles"] == ["admin"]
+    leadledger("keys", "revoke", listed["id"], env=env)
+    [after] = json.loads(leadledger("keys", "list", "--format", "json", env=env).stdout)
+    assert after["revoked_at"] is not None
+    refused = leadledger("report", "attribution", env=env, check=False)
+    assert "no leadledger data in PostgreSQL" in refused.stderr  # keys are not engine data

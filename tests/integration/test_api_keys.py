@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -99,3 +100,17 @@ def test_the_keys_table_is_its_own_not_the_ledgers(database: Database) -> None:
     LedgerDB(url).close()
     assert store.authenticate(token) == key
     store.close()
+
+
+def test_server_processes_starting_together_all_open_the_store(database: Database) -> None:
+    """Each server process opens the store at start; on a new database they race to
+    create its table, and every one of them must come up."""
+    url = database.ledger_url()
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: KeyStore(url), range(4)))
+    try:
+        key, token = stores[0].create("shared", [Role.READ])
+        assert all(store.authenticate(token) == key for store in stores)
+    finally:
+        for store in stores:
+            store.close()
