@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -265,8 +266,19 @@ _PLAIN = (ast.Expression, ast.Name, ast.Load, *_OPERATORS)
 ARITHMETIC = "formulas use numbers, names, + - * /, ** with a number exponent, and parentheses"
 
 
+_PARSING = threading.Lock()
+"""Formulas are parsed one at a time. CPython 3.11 keeps the AST constructor's recursion
+depth per interpreter, not per thread, so two threads parsing at once (the API answers
+requests from a thread pool) can fail with "SystemError: AST constructor recursion depth
+mismatch" (python/cpython#106905)."""
+
+
 class _DecimalEval(SimpleEval):  # type: ignore[misc]
     """simpleeval, with number literals as Decimals so money stays exact."""
+
+    def parse(self, expr: str) -> ast.AST:
+        with _PARSING:
+            return super().parse(expr)  # type: ignore[no-any-return]
 
     def __init__(self, names: dict[str, Any]) -> None:
         super().__init__(names=names, functions={})
@@ -285,7 +297,8 @@ def parse(text: str) -> ast.Expression:
     if len(text) > MAX_FORMULA_CHARS:
         raise ValueError(f"is {len(text)} characters long; at most {MAX_FORMULA_CHARS} are allowed")
     try:
-        tree = ast.parse(text, mode="eval")
+        with _PARSING:
+            tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ValueError(f"is not an expression: {text!r}") from None
     size = sum(1 for _ in ast.walk(tree))

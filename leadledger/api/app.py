@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
 from leadledger.api import (
+    dashboard,
     docs,
     problems,
     routes_admin,
@@ -29,6 +30,7 @@ ROUTERS: Sequence[APIRouter] = (
     routes_records.router,
     routes_intake.router,
     routes_admin.router,
+    dashboard.router,
 )
 """Every router the app serves; a new face (the dashboard) is one more entry."""
 

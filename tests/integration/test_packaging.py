@@ -46,6 +46,10 @@ def test_wheel_has_one_top_level_package_and_ships_the_schemas(tmp_path: Path) -
     schemas = ROOT / "schemas"
     assert shipped == {str(p.relative_to(schemas)) for p in schemas.rglob("*.avsc")}
     assert "history/touch/v1.avsc" in shipped
+    static = ROOT / "leadledger" / "api" / "static"
+    assert {n.removeprefix("leadledger/api/static/") for n in names if "/static/" in n} == {
+        str(p.relative_to(static)) for p in static.rglob("*") if p.is_file()
+    }  # the dashboard page ships; its chart library comes from npm, never the wheel
 
 
 def test_editable_install_prints_no_undeclared_package_warnings(tmp_path: Path) -> None:
