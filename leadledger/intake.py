@@ -82,6 +82,10 @@ class Intake:
         self.ingestor = ingestor
         self.ledger = ledger
         self.max_wait = max_wait
+        # Origins this intake parked: its tally counts their fates, and its ``finish``
+        # dead-letters those still waiting. Records parked by other runs or other paths
+        # (HTTP intake, a Kafka consumer) keep their own wait and are not counted here.
+        self.parked_here: set[str] = set()
 
     def take(self, batch: Sequence[Received], tally: Tally) -> list[DeadLetter]:
         """Settle a batch; return the dead letters it made (already recorded in the table)."""
@@ -114,6 +118,7 @@ class Intake:
                 if outcome.status == "stored":
                     accepted_slots.add(slot_of(record.message))
         self.ledger.park(to_park)
+        self.parked_here.update(p.origin for p in to_park)
         fates |= self._retry(accepted_slots)
         expired = self.ledger.settle(letters, fates, now - self.max_wait, _expired_fate)
         letters.extend(_expired_fate(p)[1] for p in expired)
@@ -122,7 +127,7 @@ class Intake:
         for origin, (status, because) in fates.items():
             if origin in arrived:
                 tally.add(status, because)
-            else:  # a record parked earlier has now been settled
+            elif origin in self.parked_here:  # parked by an earlier batch, settled now
                 tally.settle_parked(status, because)
         return letters
 
@@ -172,14 +177,17 @@ class Intake:
         return fresh, settled, conflicts
 
     def finish(self, tally: Tally) -> list[DeadLetter]:
-        """End of input (a file): retry what is parked once more, dead-letter the rest."""
+        """End of this input (a file, a replayed dead letter): retry what is parked once
+        more, then dead-letter what this input parked and still waits, and whatever else has
+        waited ``max_wait``. Records that others parked keep their own wait."""
         fates = self._retry(set(self.ledger.parked_slots()))
-        expired = self.ledger.settle([], fates, datetime.now(UTC) + timedelta(days=1),
-                                     _expired_fate)  # fmt: skip
+        expired = self.ledger.settle([], fates, datetime.now(UTC) - self.max_wait,
+                                     _expired_fate, also=self.parked_here)  # fmt: skip
         letters = [_expired_fate(p)[1] for p in expired]
         fates |= {p.origin: _expired_fate(p)[1].fate for p in expired}
-        for status, reason in fates.values():
-            tally.settle_parked(status, reason)
+        for origin, (status, reason) in fates.items():
+            if origin in self.parked_here:
+                tally.settle_parked(status, reason)
         return letters
 
     def _retry(self, slots: set[str]) -> dict[str, tuple[str, str | None]]:

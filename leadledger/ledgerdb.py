@@ -7,7 +7,7 @@ which event they reflect are written in one transaction, so a crash never counts
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -319,14 +319,19 @@ class LedgerDB:
         fates: dict[str, tuple[str, str | None]],
         expire_before: datetime,
         expired_fate: Callable[[Parked], tuple[str, DeadLetter]],
+        also: Collection[str] = (),
     ) -> list[Parked]:
-        """In one transaction: take out the facts parked before ``expire_before`` and
-        dead-letter them (``expired_fate`` gives each its key to free and its letter), add
-        ``letters``, write ``fates``, and mark resolved the dead letters of origins now
-        stored. One transaction, so a crash never leaves a record neither parked nor
-        dead-lettered. Returns the expired facts."""
+        """In one transaction: take out the facts parked before ``expire_before`` (and those
+        of the origins ``also``, however recent) and dead-letter them (``expired_fate``
+        gives each its key to free and its letter), add ``letters``, write ``fates``, and
+        mark resolved the dead letters of origins now stored. One transaction, so a crash
+        never leaves a record neither parked nor dead-lettered. Returns the expired facts."""
         with self.engine.begin() as conn:
-            rows = conn.execute(sa.select(parked).where(parked.c.parked_at < expire_before)).all()
+            rows = list(conn.execute(sa.select(parked).where(parked.c.parked_at < expire_before)))
+            wanted = sorted(set(also) - {row.origin for row in rows})
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                rows += conn.execute(sa.select(parked).where(parked.c.origin.in_(chunk))).all()
             expired = [_parked(row) for row in rows]
             if expired:
                 conn.execute(

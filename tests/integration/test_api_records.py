@@ -5,11 +5,14 @@ readable by its idempotency key; reconcile counts every record."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from leadledger.config import Database
+from leadledger.ledgerdb import LedgerDB
 from leadledger.limits import MAX_BATCH_BYTES, MAX_BATCH_RECORDS
 from tests.integration.api import client, problem
 
@@ -97,3 +100,35 @@ def test_a_database_gone_is_a_503_problem(postgres_admin_url: str, postgres_url:
         with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         problem(api.get("/api/v1/records/crm/c1"), 503, "the database does not answer")
+
+
+def test_a_record_parked_over_http_keeps_its_wait_through_other_runs(
+    database: Database, tmp_path: Path
+) -> None:
+    """A file ingest and a dead-letter replay end by dead-lettering what *they* parked; a
+    record parked by HTTP intake keeps its own wait, and neither run counts it."""
+    from leadledger.pipeline import ingest_file
+    from leadledger.store import open_store
+
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(record("touch", "o1", 3, lead_id="L9", channel="email")) + "\n")
+    with client(database) as api:
+        assert api.post("/api/v1/records", json=[WON]).json()["records"][0]["fate"] == "parked"
+        store, ledger = open_store(database), LedgerDB(database.ledger_url())
+        try:
+            tally = ingest_file(other, store, ledger)
+        finally:
+            ledger.close()
+            store.close()
+        assert (tally.received, tally.stored, tally.dead_lettered) == (1, 1, 0)
+        assert api.get("/api/v1/records/crm/w1").json()["fate"] == "parked"
+
+        bad = record("touch", "b1", 4, lead_id="L9")  # no channel: a dead letter
+        api.post("/api/v1/records", json=[bad])
+        (letter,) = api.get("/api/v1/dead-letters", params={"origin": "http:"}).json()[
+            "dead_letters"
+        ]
+        fixed = api.post(f"/api/v1/dead-letters/{letter['id']}/replay",
+                         json={**bad, "channel": "email"}).json()  # fmt: skip
+        assert (fixed["stored"], fixed["dead_lettered"]) == (1, 0)
+        assert api.get("/api/v1/records/crm/w1").json()["fate"] == "parked"
