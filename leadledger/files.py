@@ -186,9 +186,29 @@ def json_event(line: bytes) -> IngestEvent:
             data = json.loads(line)
         except (ValueError, RecursionError) as exc:
             raise Undecodable(f"undecodable: not JSON ({exc})") from None
+        if _lone_surrogate(data):  # valid JSON, but no text: it cannot be stored or keyed
+            raise Undecodable(
+                "undecodable: a string holds a lone surrogate (\\ud800-\\udfff), which is "
+                "not Unicode text"
+            ) from None
     if not isinstance(data, dict):
         raise Undecodable(f"undecodable: expected an object, got {type(data).__name__}")
     return parse_event(data)
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether any string in ``value`` (keys included) holds a lone UTF-16 surrogate."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
 
 
 class Undecodable(ValueError):

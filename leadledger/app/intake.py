@@ -75,7 +75,10 @@ def _key(item: Any) -> str | None:
     if isinstance(item, dict):
         source, event_id = item.get("source_system"), item.get("event_id")
         if isinstance(source, str) and isinstance(event_id, str):
-            return idempotency_key(source, event_id)
+            try:
+                return idempotency_key(source, event_id)
+            except TypeError:  # a lone surrogate: no key; json_record dead-letters the record
+                return None
     return None
 
 
@@ -94,9 +97,18 @@ def _named(item: FileRecord) -> tuple[str | None, str | None]:
         return None, None
     if not isinstance(raw, dict):
         return None, None
-    source, event_id = raw.get("source_system"), raw.get("event_id")
-    return (source if isinstance(source, str) else None,
-            event_id if isinstance(event_id, str) else None)  # fmt: skip
+    return _text(raw.get("source_system")), _text(raw.get("event_id"))
+
+
+def _text(value: Any) -> str | None:
+    """``value`` if it is a string an answer can carry (no lone surrogate), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def store(

@@ -132,3 +132,19 @@ def test_a_record_parked_over_http_keeps_its_wait_through_other_runs(
                          json={**bad, "channel": "email"}).json()  # fmt: skip
         assert (fixed["stored"], fixed["dead_lettered"]) == (1, 0)
         assert api.get("/api/v1/records/crm/w1").json()["fate"] == "parked"
+
+
+def test_a_lone_surrogate_in_a_key_is_that_record_s_dead_letter_not_a_server_error(
+    database: Database,
+) -> None:
+    body = ('[{"type":"touch","event_id":"u-\\ud800","lead_id":"L1","source_system":"crm",'
+            '"occurred_at":"2026-01-01T10:00:00Z","channel":"email"},'
+            + json.dumps(record("touch", "u-ok", 1, channel="email")) + "]")  # fmt: skip
+    with client(database) as api:
+        answer = api.post("/api/v1/records", content=body.encode(),
+                          headers={"content-type": "application/json"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        bad, good = answer.json()["records"]
+        assert bad["fate"] == "dead_letter"
+        assert "lone surrogate" in bad["reason"]
+        assert good["fate"] == "stored"
