@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Body, Depends, Path, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from leadledger.api.guards import ADMIN
 from leadledger.api.paging import known_query
@@ -33,7 +33,10 @@ ModelName = Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_
 
 
 class ReplayAsked(BaseModel):
-    """Definitions (the TOML of a definitions file) to build a read model under."""
+    """Definitions (the TOML of a definitions file) to build a read model under. An unknown
+    field (``asof`` for ``as_of``) is refused, not ignored: it would build another model."""
+
+    model_config = ConfigDict(extra="forbid")
 
     definitions: str = Field(max_length=MAX_DEFINITIONS_BYTES, description="TOML text")
     name: str | None = Field(

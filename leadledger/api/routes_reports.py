@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 
-from leadledger.api.caching import NOT_MODIFIED, unchanged
+from leadledger.api.caching import NOT_MODIFIED, tag_of, unchanged
 from leadledger.api.guards import AUDIT, READ
 from leadledger.api.paging import Limit, Offset, ReadModelName, known_query, listed, one_of, page
 from leadledger.api.problems import responses
@@ -70,10 +70,16 @@ class ReportAnswer(BaseModel):
 
 
 def _answer(request: Request, response: Response, ledger: LedgerDB,
-            read_model: str | None) -> Response | None:  # fmt: skip
-    """304 if the client's ETag still names the read model's position (checked before the
-    report is computed, which is the expensive part)."""
-    return unchanged(request, response, position(ledger, choose(ledger, read_model)))
+            read_model: str | None, clocked: bool = False) -> Response | None:  # fmt: skip
+    """304 if the client's ETag still names the read model's position and the same request
+    (checked before the report is computed, which is the expensive part). An answer judged
+    at the wall clock (``clocked``: an SLA without ``now``) changes while the read model
+    stands still, so it gets no ETag."""
+    chosen = position(ledger, choose(ledger, read_model))
+    if clocked:
+        return None
+    query = sorted(request.query_params.multi_items())
+    return unchanged(request, response, tag_of([chosen.etag, request.url.path, query]))
 
 
 @router.get("/reports/attribution", response_model=ReportAnswer, dependencies=READ)
@@ -162,7 +168,7 @@ def sla(
     """SLA compliance per group; breaches and open clocks at risk have their own lists
     (``/reports/sla/breaches``, ``/reports/sla/at-risk``). ``by=clock-row`` pages every
     clock (``clocks``)."""
-    if cached := _answer(request, response, ledger, read_model):
+    if cached := _answer(request, response, ledger, read_model, clocked=now is None):
         return cached
     data = reports.sla(ledger, by, period, now, read_model).to_json()
     data.pop("breaches"), data.pop("at_risk")
@@ -173,7 +179,7 @@ def _sla_list(
     key: str, request: Request, response: Response, ledger: LedgerDB, limit: int, offset: int,
     now: Any, read_model: str | None, **only: str | None,
 ) -> Any:  # fmt: skip
-    if cached := _answer(request, response, ledger, read_model):
+    if cached := _answer(request, response, ledger, read_model, clocked=now is None):
         return cached
     data = reports.sla(ledger, "clock", "month", now, read_model).to_json()
     rows = [r for r in data[key] if all(v is None or r[k] == v for k, v in only.items())]

@@ -108,13 +108,30 @@ def test_attribution_by_period_splits_the_conversions(api: TestClient) -> None:
             "query.in_period")  # fmt: skip
 
 
+def test_an_sla_judged_at_the_wall_clock_has_no_etag_one_judged_at_a_time_has(
+    api: TestClient,
+) -> None:
+    """Open clocks breach as time passes with no new event: an answer judged "now" must not
+    be revalidated by the read model's position alone."""
+    for path in ("/api/v1/reports/sla", "/api/v1/reports/sla/breaches"):
+        assert "etag" not in api.get(path).headers
+        feb = api.get(path, params={"now": "2026-02-01T00:00:00Z"}).headers["etag"]
+        mar = api.get(path, params={"now": "2026-03-01T00:00:00Z"}).headers["etag"]
+        assert feb != mar
+        again = api.get(path, params={"now": "2026-02-01T00:00:00Z"},
+                        headers={"If-None-Match": feb})  # fmt: skip
+        assert again.status_code == 304
+
+
 def test_an_etag_by_position_answers_304_until_the_read_model_moves(api: TestClient) -> None:
     first = api.get("/api/v1/reports/kpi")
     etag = first.headers["etag"]
     again = api.get("/api/v1/reports/kpi", headers={"If-None-Match": etag})
     assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
-    other_query = api.get("/api/v1/reports/attribution", headers={"If-None-Match": etag})
-    assert other_query.status_code == 304  # the tag names the read model's position
+    other_query = api.get("/api/v1/reports/kpi?period=quarter", headers={"If-None-Match": etag})
+    assert other_query.status_code == 200  # the tag names the position and the request
+    other_route = api.get("/api/v1/reports/attribution", headers={"If-None-Match": etag})
+    assert other_route.status_code == 200
     taken = api.post("/api/v1/records", json=[RECORD | {"event_id": "etag-move"}])
     assert taken.json()["records"][0]["fate"] == "stored"
     moved = api.get("/api/v1/reports/kpi", headers={"If-None-Match": etag})
