@@ -41,13 +41,15 @@ class RecordFate(BaseModel):
     deliveries: list[Delivery]
 
 
-@router.get("/records/{source_system}/{event_id}", response_model=RecordFate)
+@router.get("/records/{source_system}/{event_id:path}", response_model=RecordFate)
 def record_fate(
     ledger: Ledger,
     source_system: Annotated[str, KeyPart],
     event_id: Annotated[str, KeyPart],
 ) -> Any:
-    """The fate of the record with idempotency key ``(source_system, event_id)``."""
+    """The fate of the record with idempotency key ``(source_system, event_id)``. An
+    ``event_id`` may hold ``/`` (the rest of the path is the id); a ``source_system`` may
+    not."""
     served = position(ledger, choose(ledger, None))
     return {
         "read_model": served.to_json(),

@@ -127,7 +127,9 @@ def credits(
     return page(answer.to_json(), "rows", limit, offset)
 
 
-@router.get("/conversions/{conversion_id}/explain", response_model=ReportAnswer, dependencies=AUDIT)
+@router.get(
+    "/conversions/{conversion_id:path}/explain", response_model=ReportAnswer, dependencies=AUDIT
+)
 def explain(
     request: Request, response: Response, ledger: Ledger,
     conversion_id: Annotated[str, Path(max_length=500,

@@ -148,3 +148,14 @@ def test_a_lone_surrogate_in_a_key_is_that_record_s_dead_letter_not_a_server_err
         assert bad["fate"] == "dead_letter"
         assert "lone surrogate" in bad["reason"]
         assert good["fate"] == "stored"
+
+
+def test_an_event_id_with_a_slash_is_found_by_its_key(database: Database) -> None:
+    slashed = record("touch", "crm/123", 1, channel="email")
+    with client(database) as api:
+        assert api.post("/api/v1/records", json=[slashed]).json()["records"][0]["fate"] == (
+            "stored"
+        )
+        found = api.get("/api/v1/records/crm/crm/123")
+        assert found.status_code == 200, found.text
+        assert (found.json()["event_id"], found.json()["fate"]) == ("crm/123", "stored")
