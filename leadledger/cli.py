@@ -227,8 +227,9 @@ def demo(context: Context, leads: int, seed: int) -> None:
         f"try: leadledger --data-dir {folder} report attribution | report sla | report kpi"
     )
     out.print(
-        f"open it in a browser: leadledger --data-dir {folder} serve, then "
-        f"http://{SERVE_HOST}:{SERVE_PORT}/ (the API's documentation: /api/docs)"
+        f"open it in a browser: leadledger --data-dir {folder} keys create --name me "
+        f"--role read (the page asks for that key), leadledger --data-dir {folder} serve, "
+        f"then http://{SERVE_HOST}:{SERVE_PORT}/ (the API's documentation: /api/docs)"
     )
 
 

@@ -22,5 +22,6 @@ PYTHONWARNINGS="ignore:Editable installation" \
 # API docs), pinned by web/package-lock.json; installed again only when the lock changed.
 # --ignore-scripts: no package needs a build step, and swagger-ui-dist's telemetry hook stays off.
 if [[ ! -f web/node_modules/.package-lock.json || web/package-lock.json -nt web/node_modules/.package-lock.json ]]; then
-  npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+  npm ci --prefix web --ignore-scripts --no-audit --no-fund --no-update-notifier \
+    --loglevel=error >&2
 fi
