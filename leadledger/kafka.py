@@ -124,16 +124,21 @@ def ensure_topics(kafka: Kafka) -> None:
         admin.close()
 
 
-def topic_size(kafka: Kafka, topic: str) -> int:
-    """Records a topic holds now: end minus start offset, over its partitions."""
+def partition_offsets(kafka: Kafka, topic: str) -> dict[int, tuple[int, int]]:
+    """Each partition of ``topic`` with its start and end offsets now."""
     reader = consumer(kafka)
     try:
         partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
         starts = reader.beginning_offsets(partitions)
         ends = reader.end_offsets(partitions)
-        return sum(ends[tp] - starts[tp] for tp in partitions)
+        return {tp.partition: (starts[tp], ends[tp]) for tp in partitions}
     finally:
         reader.close()
+
+
+def topic_size(kafka: Kafka, topic: str) -> int:
+    """Records a topic holds now: end minus start offset, over its partitions."""
+    return sum(end - start for start, end in partition_offsets(kafka, topic).values())
 
 
 def consumer_lag(reader: KafkaConsumer, kafka: Kafka) -> int | None:

@@ -136,3 +136,56 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
         return Database.from_settings(data_dir=tmp_path / "data")
     url = request.getfixturevalue("postgres_url")
     return Database.from_settings(url=url)
+
+
+def free_port_pair() -> int:
+    """A port whose successor is free too: the local broker's controller takes port + 1."""
+    for _ in range(50):
+        port = closed_port()
+        try:
+            with socket.socket() as second:
+                second.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no two adjacent free ports")
+
+
+class OwnBroker:
+    """A broker of scripts/kafka-local.sh on a port of its own, stopped and started at will."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.address = f"127.0.0.1:{port}"
+
+    def _script(self, action: str) -> None:
+        result = subprocess.run(
+            [str(ROOT / "scripts" / "kafka-local.sh"), action],
+            env={**os.environ, "LEADLEDGER_KAFKA_PORT": str(self.port)},
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"kafka-local.sh {action}: {result.stderr[-2000:]}")
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def remove(self) -> None:
+        self._script("reset")  # stops it and deletes its data
+
+
+@pytest.fixture
+def own_broker() -> Iterator[OwnBroker]:
+    broker = OwnBroker(free_port_pair())
+    try:
+        broker.start()
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        broker.remove()
+        unavailable("a broker of our own", str(exc))
+    try:
+        yield broker
+    finally:
+        broker.remove()

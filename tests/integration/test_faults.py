@@ -61,9 +61,8 @@ from leadledger.messages import IngestEvent
 from leadledger.pipeline import project_from_store, replay_from_store
 from leadledger.publisher import Publisher
 from leadledger.store import open_store
-from tests.conftest import unavailable
+from tests.conftest import OwnBroker
 from tests.e2e.cli import LEADLEDGER, eventually, leadledger
-from tests.e2e.test_kafka_ops_cli import OwnBroker, free_port_pair
 from tests.integration.test_one_truth import read_models, states
 
 pytestmark = [pytest.mark.faults]
@@ -487,14 +486,9 @@ def learned(ledger: LedgerDB, name: str) -> dict[str, Any]:
 
 def offsets_of(kafka: Kafka) -> set[str]:
     """Every origin the ingest topic holds: topic/partition/offset."""
-    reader = kafka_io.consumer(kafka)
-    try:
-        topic = kafka.ingest_topic
-        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
-        ends = reader.end_offsets(partitions)
-    finally:
-        reader.close()
-    return {f"{topic}/{tp.partition}/{o}" for tp in partitions for o in range(ends[tp])}
+    topic = kafka.ingest_topic
+    held = kafka_io.partition_offsets(kafka, topic)
+    return {f"{topic}/{p}/{o}" for p, (start, end) in held.items() for o in range(start, end)}
 
 
 def differences(got: dict[str, str], want: dict[str, str]) -> str:
@@ -572,20 +566,6 @@ def test_sigkills_of_ingest_relay_and_projection_lose_nothing_and_count_nothing_
         COUNTS[f"kills of {name}"] += count
     COUNTS["scenarios"] += 1
     print(f"kills {dict(kills)}; starts {dict(deployment.started)}; {checked} records checked")
-
-
-@pytest.fixture
-def own_broker() -> Iterator[OwnBroker]:
-    broker = OwnBroker(free_port_pair())
-    try:
-        broker.start()
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        broker.remove()
-        unavailable("a broker of our own", str(exc))
-    try:
-        yield broker
-    finally:
-        broker.remove()
 
 
 @pytest.mark.kafka

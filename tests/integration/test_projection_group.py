@@ -25,7 +25,6 @@ from typing import IO, Any
 
 import psycopg
 import pytest
-from kafka import TopicPartition
 
 from leadledger import demo, readmodels
 from leadledger import kafka as kafka_io
@@ -98,14 +97,9 @@ class Group:
 
 def last_offsets(kafka: Kafka) -> dict[str, int]:
     """The last offset of each partition of the domain-events topic that holds records."""
-    reader = kafka_io.consumer(kafka)
-    try:
-        topic = kafka.domain_topic
-        partitions = [TopicPartition(topic, p) for p in reader.partitions_for_topic(topic) or ()]
-        ends = reader.end_offsets(partitions)
-    finally:
-        reader.close()
-    return {f"{tp.topic}:{tp.partition}": end - 1 for tp, end in ends.items() if end > 0}
+    topic = kafka.domain_topic
+    held = kafka_io.partition_offsets(kafka, topic)
+    return {f"{topic}:{p}": end - 1 for p, (_, end) in held.items() if end > 0}
 
 
 def wait_for(what: str, done: Callable[[], bool], groups: list[Group]) -> None:
